@@ -1,0 +1,129 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	imagev1 "github.com/openshift/api/image/v1"
+	imageclient "github.com/openshift/client-go/image/clientset/versioned"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/imagestream-bridge/imagestream-bridge/config"
+)
+
+// API is the bridge's view of the OpenShift image API.
+type API struct {
+	images  imageclient.Interface
+	observe func(op string, code int, d time.Duration)
+}
+
+// RESTConfig builds a client configuration from a kubeconfig path or, when it
+// is empty, the in-cluster service account; QPS, burst and timeout come from config.
+func RESTConfig(c config.OpenShift) (*rest.Config, error) {
+	var rc *rest.Config
+	var err error
+	if c.Kubeconfig != "" {
+		rc, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+	} else {
+		rc, err = rest.InClusterConfig()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load kubernetes client config: %w", err)
+	}
+	rc.QPS, rc.Burst, rc.Timeout = c.QPS, c.Burst, c.Timeout.Duration
+	rc.UserAgent = "imagestream-bridge"
+	return rc, nil
+}
+
+// NewAPI returns an API client. observe, when set, receives each call's operation, status and duration.
+func NewAPI(rc *rest.Config, observe func(op string, code int, d time.Duration)) (*API, error) {
+	cs, err := imageclient.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("create image client: %w", err)
+	}
+	if observe == nil {
+		observe = func(string, int, time.Duration) {}
+	}
+	return &API{images: cs, observe: observe}, nil
+}
+
+func (a *API) done(op string, start time.Time, err error) {
+	code := http.StatusCreated
+	if err != nil {
+		code = 0
+		var st apierrors.APIStatus
+		if errors.As(err, &st) {
+			code = int(st.Status().Code)
+		}
+	}
+	a.observe(op, code, time.Since(start))
+}
+
+// CreateMapping posts an ImageStreamMapping.
+func (a *API) CreateMapping(ctx context.Context, m *imagev1.ImageStreamMapping) error {
+	start := time.Now()
+	_, err := a.images.ImageV1().ImageStreamMappings(m.Namespace).Create(ctx, m, metav1.CreateOptions{})
+	a.done("create_mapping", start, err)
+	if err != nil {
+		return fmt.Errorf("create imagestreammapping %s/%s:%s: %w", m.Namespace, m.Name, m.Tag, err)
+	}
+	return nil
+}
+
+// CreateStream creates an empty image stream; one that already exists is fine.
+func (a *API) CreateStream(ctx context.Context, namespace, name string) error {
+	start := time.Now()
+	_, err := a.images.ImageV1().ImageStreams(namespace).Create(ctx,
+		&imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}, metav1.CreateOptions{})
+	a.done("create_imagestream", start, err)
+	if err != nil && !apierrors.IsAlreadyExists(err) && !apierrors.IsConflict(err) {
+		return fmt.Errorf("create imagestream %s/%s: %w", namespace, name, err)
+	}
+	return nil
+}
+
+// CreateImage creates a cluster-scoped Image; one that already exists is fine.
+func (a *API) CreateImage(ctx context.Context, img *imagev1.Image) error {
+	start := time.Now()
+	_, err := a.images.ImageV1().Images().Create(ctx, img, metav1.CreateOptions{})
+	a.done("create_image", start, err)
+	if err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("create image %s: %w", img.Name, err)
+	}
+	return nil
+}
+
+// ListStreams lists the image streams of a namespace, following pagination.
+func (a *API) ListStreams(ctx context.Context, namespace string) ([]imagev1.ImageStream, error) {
+	var out []imagev1.ImageStream
+	opts := metav1.ListOptions{Limit: 500}
+	for {
+		start := time.Now()
+		list, err := a.images.ImageV1().ImageStreams(namespace).List(ctx, opts)
+		a.done("list_imagestreams", start, err)
+		if err != nil {
+			return nil, fmt.Errorf("list imagestreams in %q: %w", namespace, err)
+		}
+		out = append(out, list.Items...)
+		if list.Continue == "" {
+			return out, nil
+		}
+		opts.Continue = list.Continue
+	}
+}
+
+// streamMissing reports a mapping 404 that names the image stream (not the namespace).
+func streamMissing(err error) bool {
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) || st.Status().Code != http.StatusNotFound {
+		return false
+	}
+	d := st.Status().Details
+	return d != nil && d.Kind == "imagestreammappings"
+}

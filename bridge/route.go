@@ -1,0 +1,77 @@
+package bridge
+
+import (
+	"path"
+	"regexp"
+	"strings"
+
+	"github.com/imagestream-bridge/imagestream-bridge/config"
+)
+
+// streamNameRE is the API server's rule for image stream names.
+var streamNameRE = regexp.MustCompile(`^[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+
+// namespaceRE is a Kubernetes namespace (a DNS label).
+var namespaceRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// Route is where a repository's tags go.
+type Route struct{ Namespace, Stream string }
+
+// router maps one registry's repositories to namespaces and image streams.
+type router struct {
+	mapping config.Mapping
+	allowed []string
+}
+
+// route applies the mapping rules, then the allow-list and the name rules.
+// The reason is empty on success and a metrics.SkipReasons value otherwise.
+func (r router) route(repository string) (Route, string) {
+	repo := repository
+	if p := strings.Trim(r.mapping.StripPrefix, "/"); p != "" {
+		if !strings.HasPrefix(repo, p+"/") {
+			return Route{}, "unmapped_repository"
+		}
+		repo = strings.TrimPrefix(repo, p+"/")
+	}
+	parts := strings.Split(repo, "/")
+	var rt Route
+	rest := parts
+	if r.mapping.Namespace != "" {
+		rt.Namespace = r.mapping.Namespace
+	} else {
+		if len(parts) < 2 {
+			return Route{}, "unmapped_repository"
+		}
+		rt.Namespace, rest = parts[0], parts[1:]
+	}
+	switch {
+	case len(rest) == 1:
+		rt.Stream = rest[0]
+	case r.mapping.Join != "":
+		rt.Stream = strings.Join(rest, r.mapping.Join)
+	default:
+		return Route{}, "unmapped_repository"
+	}
+	if !namespaceRE.MatchString(rt.Namespace) {
+		return Route{}, "unmapped_repository"
+	}
+	if !r.namespaceAllowed(rt.Namespace) {
+		return Route{}, "namespace_not_allowed"
+	}
+	if len(rt.Stream) > 253 || !streamNameRE.MatchString(rt.Stream) {
+		return Route{}, "invalid_stream_name"
+	}
+	return rt, ""
+}
+
+func (r router) namespaceAllowed(ns string) bool {
+	if len(r.allowed) == 0 {
+		return true
+	}
+	for _, g := range r.allowed {
+		if ok, _ := path.Match(g, ns); ok {
+			return true
+		}
+	}
+	return false
+}

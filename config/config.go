@@ -1,0 +1,386 @@
+// Package config loads, defaults and validates the bridge's YAML configuration.
+//
+// Decoding is strict: an unknown key is an error, and every validation error
+// names the key that is wrong, so that a typo never silently turns a feature off.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	// ListenAddress serves notifications, /healthz, /readyz and /metrics. Default ":8080".
+	ListenAddress string `json:"listenAddress"`
+	// DataDir holds the durable journal. Empty keeps accepted events in memory only. Default "".
+	DataDir string `json:"dataDir"`
+	// LogLevel is debug, info, warn or error. Default "info".
+	LogLevel string `json:"logLevel"`
+	// LogFormat is json or text. Default "json".
+	LogFormat string `json:"logFormat"`
+	// MaxBodyBytes caps a notification body; larger bodies get 413. Default 1 MiB, at most 4 MiB.
+	MaxBodyBytes int64 `json:"maxBodyBytes"`
+	// QueueSize bounds accepted-but-unapplied events; beyond it the webhook answers 503. Default 10000.
+	QueueSize int `json:"queueSize"`
+	// Workers is how many tags are applied in parallel. Default 8.
+	Workers int `json:"workers"`
+	// ResyncInterval is how often serve reconciles registry tags with image streams; 0 disables. Default 10m.
+	ResyncInterval Duration `json:"resyncInterval"`
+	// ShutdownTimeout bounds graceful shutdown. Default 20s.
+	ShutdownTimeout Duration `json:"shutdownTimeout"`
+	// TLS serves the listener over HTTPS when certFile and keyFile are set.
+	TLS TLS `json:"tls"`
+	// LeaderElection makes exactly one replica process events.
+	LeaderElection LeaderElection `json:"leaderElection"`
+	// Retry tunes the backoff of transient failures.
+	Retry Retry `json:"retry"`
+	// Registries are the senders the bridge accepts notifications from.
+	Registries []Registry `json:"registries"`
+	// OpenShift configures the API server client.
+	OpenShift OpenShift `json:"openshift"`
+}
+
+// TLS configures HTTPS serving. Files are re-read when they change.
+type TLS struct {
+	// CertFile and KeyFile enable HTTPS. Default "" (plain HTTP).
+	CertFile string `json:"certFile"`
+	KeyFile  string `json:"keyFile"`
+}
+
+// LeaderElection configures a coordination.k8s.io Lease.
+type LeaderElection struct {
+	// Enabled turns leader election on. Default false.
+	Enabled bool `json:"enabled"`
+	// Namespace of the Lease. Default: the pod's namespace (POD_NAMESPACE).
+	Namespace string `json:"namespace"`
+	// LeaseName. Default "imagestream-bridge".
+	LeaseName string `json:"leaseName"`
+	// LeaseDuration, RenewDeadline, RetryPeriod. Defaults 15s, 10s, 2s.
+	LeaseDuration Duration `json:"leaseDuration"`
+	RenewDeadline Duration `json:"renewDeadline"`
+	RetryPeriod   Duration `json:"retryPeriod"`
+}
+
+// Retry configures capped exponential backoff with jitter.
+type Retry struct {
+	// InitialBackoff. Default 200ms.
+	InitialBackoff Duration `json:"initialBackoff"`
+	// MaxBackoff. Default 30s.
+	MaxBackoff Duration `json:"maxBackoff"`
+}
+
+// Registry is one notification sender and the registry the bridge fetches from.
+type Registry struct {
+	// Name identifies the registry: its webhook is POST /notifications/NAME.
+	Name string `json:"name"`
+	// URL is where manifests and blobs are fetched; http means plain HTTP.
+	URL string `json:"url"`
+	// ReferenceHost is written into dockerImageReference. Default: the url's host.
+	ReferenceHost string `json:"referenceHost"`
+	// WebhookToken or WebhookTokenFile: the sender must send "Authorization: Bearer TOKEN".
+	WebhookToken     string `json:"webhookToken"`
+	WebhookTokenFile string `json:"webhookTokenFile"`
+	// ClientCAFile, when set, also requires the sender to present a certificate signed by it (needs tls).
+	ClientCAFile string `json:"clientCAFile"`
+	// Namespaces is an allow-list of target namespaces (path.Match globs). Default: any.
+	Namespaces []string `json:"namespaces"`
+	// Mapping turns repository paths other than NS/STREAM into a namespace and stream.
+	Mapping Mapping `json:"mapping"`
+	// Repositories is listed by resync instead of the catalog API when set. Default: use the catalog.
+	Repositories []string `json:"repositories"`
+	// Username and Password or PasswordFile authenticate pulls (basic or token auth).
+	Username     string `json:"username"`
+	Password     string `json:"password"`
+	PasswordFile string `json:"passwordFile"`
+	// DockerConfigFile is a docker config.json with credentials for the registry host.
+	DockerConfigFile string `json:"dockerConfigFile"`
+	// CAFile verifies the registry's TLS certificate. Default: system roots.
+	CAFile string `json:"caFile"`
+	// InsecureSkipTLSVerify disables TLS verification towards the registry. Default false.
+	InsecureSkipTLSVerify bool `json:"insecureSkipTLSVerify"`
+	// RedirectHosts lists extra hosts that blob downloads may be redirected to (object storage). Default: none.
+	RedirectHosts []string `json:"redirectHosts"`
+}
+
+// Mapping rules, applied in order: StripPrefix, then Namespace, then Join.
+type Mapping struct {
+	// StripPrefix removes leading path components, e.g. "mirror/". Default "".
+	StripPrefix string `json:"stripPrefix"`
+	// Namespace maps every repository of the registry into this namespace; the whole remaining
+	// path becomes the stream name (joined with Join). Default "": the first component is the namespace.
+	Namespace string `json:"namespace"`
+	// Join joins the path components after the namespace into the stream name, e.g. "-" maps
+	// team/group/app to namespace team, stream group-app. Default "": deeper paths are skipped.
+	Join string `json:"join"`
+}
+
+// OpenShift configures the API server client.
+type OpenShift struct {
+	// Kubeconfig path. Default "": the in-cluster service account.
+	Kubeconfig string `json:"kubeconfig"`
+	// CreateImageStreams creates a missing image stream on first push. Default true.
+	CreateImageStreams *bool `json:"createImageStreams"`
+	// CreateChildImages creates the Image of every child of a manifest list (needs cluster-wide create on images). Default false.
+	CreateChildImages bool `json:"createChildImages"`
+	// ManagedImages sets openshift.io/image.managed and manifestBlobStored, claiming the integrated registry owns the blobs. Default false.
+	ManagedImages bool `json:"managedImages"`
+	// QPS and Burst of the client-side rate limiter. Defaults 100 and 200.
+	QPS   float32 `json:"qps"`
+	Burst int     `json:"burst"`
+	// Timeout of one API request. Default 10s.
+	Timeout Duration `json:"timeout"`
+}
+
+// Duration is a time.Duration written as "10s" in YAML.
+type Duration struct{ time.Duration }
+
+// UnmarshalJSON accepts Go duration strings.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	s := strings.Trim(string(b), `"`)
+	if s == "" || s == "null" {
+		d.Duration = 0
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("invalid duration %q", s)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return []byte(`"` + d.String() + `"`), nil }
+
+// CreateStreams reports whether missing image streams are created.
+func (o OpenShift) CreateStreams() bool { return o.CreateImageStreams == nil || *o.CreateImageStreams }
+
+// MaxBody is the hard ceiling on notification bodies.
+const MaxBody = 4 << 20
+
+var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// Load reads, decodes strictly, defaults and validates a config file.
+func Load(file string) (*Config, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(b)
+}
+
+// Parse decodes strictly, defaults and validates config bytes.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	if err := yaml.UnmarshalStrict(b, &c); err != nil {
+		return nil, fmt.Errorf("decode config: %w", cleanYAMLError(err))
+	}
+	c.setDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func cleanYAMLError(err error) error {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "error unmarshaling JSON: while decoding JSON: ")
+	return errors.New(msg)
+}
+
+func (c *Config) setDefaults() {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	defD := func(d *Duration, v time.Duration) {
+		if d.Duration == 0 {
+			d.Duration = v
+		}
+	}
+	def(&c.ListenAddress, ":8080")
+	def(&c.LogLevel, "info")
+	def(&c.LogFormat, "json")
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = 1 << 20
+	}
+	if c.QueueSize == 0 {
+		c.QueueSize = 10000
+	}
+	if c.Workers == 0 {
+		c.Workers = 8
+	}
+	defD(&c.ShutdownTimeout, 20*time.Second)
+	defD(&c.Retry.InitialBackoff, 200*time.Millisecond)
+	defD(&c.Retry.MaxBackoff, 30*time.Second)
+	le := &c.LeaderElection
+	def(&le.LeaseName, "imagestream-bridge")
+	def(&le.Namespace, os.Getenv("POD_NAMESPACE"))
+	defD(&le.LeaseDuration, 15*time.Second)
+	defD(&le.RenewDeadline, 10*time.Second)
+	defD(&le.RetryPeriod, 2*time.Second)
+	if c.OpenShift.QPS == 0 {
+		c.OpenShift.QPS = 100
+	}
+	if c.OpenShift.Burst == 0 {
+		c.OpenShift.Burst = 200
+	}
+	defD(&c.OpenShift.Timeout, 10*time.Second)
+	for i := range c.Registries {
+		r := &c.Registries[i]
+		if u, err := url.Parse(r.URL); err == nil && r.ReferenceHost == "" {
+			r.ReferenceHost = u.Host
+		}
+	}
+}
+
+// Validate checks every key and names the first bad one.
+func (c *Config) Validate() error {
+	bad := func(key, format string, a ...any) error {
+		return fmt.Errorf("invalid config: %s: %s", key, fmt.Sprintf(format, a...))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("logLevel", "must be debug, info, warn or error, got %q", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		return bad("logFormat", "must be json or text, got %q", c.LogFormat)
+	}
+	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > MaxBody {
+		return bad("maxBodyBytes", "must be between 1 and %d", MaxBody)
+	}
+	if c.QueueSize < 0 {
+		return bad("queueSize", "must be positive")
+	}
+	if c.Workers < 0 || c.Workers > 1024 {
+		return bad("workers", "must be between 1 and 1024")
+	}
+	if c.ResyncInterval.Duration < 0 {
+		return bad("resyncInterval", "must not be negative")
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return bad("tls", "certFile and keyFile must be set together")
+	}
+	if c.LeaderElection.Enabled && c.LeaderElection.Namespace == "" {
+		return bad("leaderElection.namespace", "required when leader election is enabled (or set POD_NAMESPACE)")
+	}
+	if c.Retry.MaxBackoff.Duration < c.Retry.InitialBackoff.Duration {
+		return bad("retry.maxBackoff", "must not be smaller than retry.initialBackoff")
+	}
+	if c.OpenShift.QPS < 0 || c.OpenShift.Burst < 0 {
+		return bad("openshift.qps", "qps and burst must not be negative")
+	}
+	if len(c.Registries) == 0 {
+		return bad("registries", "at least one registry is required")
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Registries {
+		key := fmt.Sprintf("registries[%d]", i)
+		if !nameRE.MatchString(r.Name) {
+			return bad(key+".name", "must be a lowercase DNS label, got %q", r.Name)
+		}
+		if seen[r.Name] {
+			return bad(key+".name", "duplicate registry name %q", r.Name)
+		}
+		seen[r.Name] = true
+		u, err := url.Parse(r.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad(key+".url", "must be an http:// or https:// URL with a host, got %q", r.URL)
+		}
+		if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+			return bad(key+".url", "must not carry a path, query or user info")
+		}
+		if strings.ContainsAny(r.ReferenceHost, "/@ ") {
+			return bad(key+".referenceHost", "must be host[:port], got %q", r.ReferenceHost)
+		}
+		if (r.WebhookToken == "") == (r.WebhookTokenFile == "") {
+			return bad(key+".webhookToken", "exactly one of webhookToken and webhookTokenFile is required")
+		}
+		if r.WebhookTokenFile != "" {
+			if _, err := os.Stat(r.WebhookTokenFile); err != nil {
+				return bad(key+".webhookTokenFile", "%v", err)
+			}
+		}
+		if r.ClientCAFile != "" && c.TLS.CertFile == "" {
+			return bad(key+".clientCAFile", "client certificates need tls.certFile and tls.keyFile")
+		}
+		for _, g := range r.Namespaces {
+			if _, err := path.Match(g, "x"); err != nil {
+				return bad(key+".namespaces", "bad glob %q", g)
+			}
+		}
+		if r.Password != "" && r.PasswordFile != "" {
+			return bad(key+".password", "set password or passwordFile, not both")
+		}
+		if (r.Password != "" || r.PasswordFile != "") && r.Username == "" {
+			return bad(key+".username", "required with a password")
+		}
+		if r.Username != "" && r.DockerConfigFile != "" {
+			return bad(key+".dockerConfigFile", "set username/password or dockerConfigFile, not both")
+		}
+		for _, f := range []struct{ key, file string }{
+			{"passwordFile", r.PasswordFile}, {"dockerConfigFile", r.DockerConfigFile},
+			{"caFile", r.CAFile}, {"clientCAFile", r.ClientCAFile},
+		} {
+			if f.file == "" {
+				continue
+			}
+			if _, err := os.Stat(f.file); err != nil {
+				return bad(key+"."+f.key, "%v", err)
+			}
+		}
+		if r.Mapping.Namespace != "" && !nameRE.MatchString(r.Mapping.Namespace) {
+			return bad(key+".mapping.namespace", "must be a namespace name, got %q", r.Mapping.Namespace)
+		}
+		switch r.Mapping.Join {
+		case "", "-", ".", "_":
+		default:
+			return bad(key+".mapping.join", `must be "", "-", "." or "_", got %q`, r.Mapping.Join)
+		}
+	}
+	return nil
+}
+
+// Redacted returns a YAML dump of the config with every secret replaced.
+func (c *Config) Redacted() ([]byte, error) {
+	cp := *c
+	cp.Registries = append([]Registry(nil), c.Registries...)
+	for i := range cp.Registries {
+		if cp.Registries[i].WebhookToken != "" {
+			cp.Registries[i].WebhookToken = "REDACTED"
+		}
+		if cp.Registries[i].Password != "" {
+			cp.Registries[i].Password = "REDACTED"
+		}
+	}
+	b, err := yaml.Marshal(cp)
+	if err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	return bytes.TrimSpace(b), nil
+}
+
+// Write prints the redacted config.
+func (c *Config) Write(w io.Writer) error {
+	b, err := c.Redacted()
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}

@@ -1,0 +1,278 @@
+package journal
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketPending = []byte("pending")
+	bucketFailed  = []byte("failed")
+)
+
+// maxBatch bounds how many operations share one transaction.
+const maxBatch = 512
+
+// Bolt is a durable store in DIR/journal.db. Appends from concurrent callers
+// are committed together: the first caller's transaction starts at once, and
+// everything that arrives while it syncs rides the next one, so throughput
+// grows with concurrency while a lone caller waits for one fsync only.
+type Bolt struct {
+	db     *bolt.DB
+	path   string
+	ops    chan op
+	wg     sync.WaitGroup
+	mu     sync.RWMutex
+	closed bool
+}
+
+type op struct {
+	jobs []*Job
+	done uint64
+	errc chan error
+}
+
+// OpenBolt opens (creating) the journal in dir.
+func OpenBolt(dir string) (*Bolt, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create dataDir: %w", err)
+	}
+	p := filepath.Join(dir, "journal.db")
+	db, err := bolt.Open(p, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("open journal %s: %w", p, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketPending, bucketFailed} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init journal: %w", err)
+	}
+	b := &Bolt{db: db, path: p, ops: make(chan op, 4*maxBatch)}
+	b.wg.Add(1)
+	go b.loop()
+	return b, nil
+}
+
+func (b *Bolt) loop() {
+	defer b.wg.Done()
+	batch := make([]op, 0, maxBatch)
+	for first := range b.ops {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case o, ok := <-b.ops:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, o)
+			default:
+				break drain
+			}
+		}
+		err := b.db.Update(func(tx *bolt.Tx) error {
+			pending := tx.Bucket(bucketPending)
+			for _, o := range batch {
+				if o.done != 0 {
+					if err := pending.Delete(key(o.done)); err != nil {
+						return err
+					}
+					continue
+				}
+				for _, j := range o.jobs {
+					seq, err := pending.NextSequence()
+					if err != nil {
+						return err
+					}
+					j.Seq = seq
+					v, err := json.Marshal(j)
+					if err != nil {
+						return err
+					}
+					if err := pending.Put(key(seq), v); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		for _, o := range batch {
+			if o.errc != nil {
+				o.errc <- err
+			}
+		}
+	}
+}
+
+func key(seq uint64) []byte {
+	k := make([]byte, 8)
+	binary.BigEndian.PutUint64(k, seq)
+	return k
+}
+
+// send queues an operation unless the store is closed.
+func (b *Bolt) send(o op) error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return ErrClosed
+	}
+	b.ops <- o
+	return nil
+}
+
+// Append commits jobs durably (fsync) before returning.
+func (b *Bolt) Append(ctx context.Context, jobs []*Job) error {
+	errc := make(chan error, 1)
+	if err := b.send(op{jobs: jobs, errc: errc}); err != nil {
+		return err
+	}
+	select {
+	case err := <-errc:
+		if err != nil {
+			return fmt.Errorf("append to journal: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Done deletes a job in the next batch.
+func (b *Bolt) Done(seq uint64) { _ = b.send(op{done: seq}) }
+
+// Fail moves f from pending to failed.
+func (b *Bolt) Fail(f Failed) error {
+	v, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketPending).Delete(key(f.Seq)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketFailed).Put(key(f.Seq), v)
+	})
+}
+
+// Pending returns the jobs not yet done in Seq order.
+func (b *Bolt) Pending() ([]*Job, error) {
+	var out []*Job
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketPending).ForEach(func(_, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return err
+			}
+			out = append(out, &j)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read journal: %w", err)
+	}
+	return out, nil
+}
+
+// FailedList returns the failed list in Seq order.
+func (b *Bolt) FailedList() ([]Failed, error) {
+	var out []Failed
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketFailed).ForEach(func(_, v []byte) error {
+			var f Failed
+			if err := json.Unmarshal(v, &f); err != nil {
+				return err
+			}
+			out = append(out, f)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read failed list: %w", err)
+	}
+	return out, nil
+}
+
+// Replay moves failed entries (all when seqs is empty) back to pending in one
+// transaction, with new sequence numbers, and returns them.
+func (b *Bolt) Replay(seqs []uint64) ([]*Job, error) {
+	list, err := b.FailedList()
+	if err != nil {
+		return nil, err
+	}
+	want := map[uint64]bool{}
+	for _, s := range seqs {
+		want[s] = true
+	}
+	var out []*Job
+	err = b.db.Update(func(tx *bolt.Tx) error {
+		fb, pending := tx.Bucket(bucketFailed), tx.Bucket(bucketPending)
+		for _, f := range list {
+			if len(seqs) > 0 && !want[f.Seq] {
+				continue
+			}
+			if err := fb.Delete(key(f.Seq)); err != nil {
+				return err
+			}
+			j := f.Job
+			j.Source = "replay"
+			if j.Seq, err = pending.NextSequence(); err != nil {
+				return err
+			}
+			v, err := json.Marshal(&j)
+			if err != nil {
+				return err
+			}
+			if err := pending.Put(key(j.Seq), v); err != nil {
+				return err
+			}
+			out = append(out, &j)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replay failed events: %w", err)
+	}
+	return out, nil
+}
+
+// Size is the journal file size.
+func (b *Bolt) Size() int64 {
+	fi, err := os.Stat(b.path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// Durable is true.
+func (b *Bolt) Durable() bool { return true }
+
+// Close commits queued operations and closes the file.
+func (b *Bolt) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	close(b.ops)
+	b.mu.Unlock()
+	b.wg.Wait()
+	return b.db.Close()
+}

@@ -1,0 +1,70 @@
+// Package journal records accepted events until they are applied.
+//
+// The webhook acknowledges an event only after Append returns, so with a
+// durable journal an acknowledged event survives a crash and is applied after
+// restart. Events that fail permanently move to a failed list from which they
+// can be replayed. Two stores exist: Memory (nothing survives the process) and
+// Bolt (a bbolt file with group commit, one fsync for every batch of concurrent
+// appends).
+package journal
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("journal closed")
+
+// Job is one accepted event that will become a mapping.
+type Job struct {
+	// Seq orders jobs; the store assigns it.
+	Seq uint64 `json:"seq"`
+	// ID is the notification event id (or a synthetic id for resync and replay).
+	ID         string    `json:"id"`
+	Registry   string    `json:"registry"`
+	Repository string    `json:"repository"`
+	Namespace  string    `json:"namespace"`
+	Stream     string    `json:"stream"`
+	Tag        string    `json:"tag"`
+	Digest     string    `json:"digest"`
+	MediaType  string    `json:"mediaType"`
+	PushedAt   time.Time `json:"pushedAt"`
+	// Source is notification, resync or replay.
+	Source string `json:"source"`
+}
+
+// Key is the unit of ordering: events of one tag apply in order.
+func (j *Job) Key() string { return j.Namespace + "/" + j.Stream + ":" + j.Tag }
+
+// Failed is a job that can never succeed as it is, with why.
+type Failed struct {
+	Job
+	Reason   string    `json:"reason"`
+	Message  string    `json:"message"`
+	FailedAt time.Time `json:"failedAt"`
+}
+
+// Store is where jobs live between acknowledgement and application.
+type Store interface {
+	// Append stores jobs, assigning their Seq; when it returns nil they are durable.
+	Append(ctx context.Context, jobs []*Job) error
+	// Done forgets an applied job. It need not be durable at once: a job applied
+	// twice after a crash is harmless.
+	Done(seq uint64)
+	// Fail moves a job to the failed list.
+	Fail(f Failed) error
+	// Pending returns the jobs not yet done, in Seq order.
+	Pending() ([]*Job, error)
+	// FailedList returns the failed list, oldest first.
+	FailedList() ([]Failed, error)
+	// Replay moves failed entries (all when seqs is empty) back to pending and returns them.
+	Replay(seqs []uint64) ([]*Job, error)
+	// Size is the journal's size in bytes (0 for memory).
+	Size() int64
+	// Durable reports whether Append survives a crash.
+	Durable() bool
+	// Close flushes and releases the store.
+	Close() error
+}

@@ -1,0 +1,359 @@
+// Package registry fetches manifests and config blobs by digest from one
+// configured registry with go-containerregistry.
+//
+// Every request goes to the configured URL: nothing in a notification (its
+// target URL, its request host) ever chooses where the bridge connects.
+// Fetched bytes are verified against their digest, capped in size, and kept
+// in a bounded content-addressed cache; concurrent fetches of one digest share
+// one round trip.
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/imagestream-bridge/imagestream-bridge/config"
+)
+
+// Errors a fetch can end in; the bridge classifies them as permanent.
+var (
+	ErrTooLarge        = errors.New("content too large")
+	ErrDigestMismatch  = errors.New("content does not match its digest")
+	ErrRedirectRefused = errors.New("redirect refused")
+	ErrInvalidName     = errors.New("invalid repository, tag or digest")
+)
+
+// Options tune a Client. Zero values take the defaults.
+type Options struct {
+	// ManifestLimit caps a manifest. Default 4 MiB.
+	ManifestLimit int64
+	// BlobLimit caps a config blob. Default 8 MiB.
+	BlobLimit int64
+	// CacheBytes bounds the content cache; negative disables it. Default 64 MiB.
+	CacheBytes int64
+	// Conns is the expected concurrency, sizing the idle connection pool. Default 16.
+	Conns int
+	// Observe, when set, is called with the duration of each fetch stage ("manifest" or "config").
+	Observe func(stage string, d time.Duration, err error)
+	// CacheResult, when set, is called with "hit" or "miss" for each lookup.
+	CacheResult func(result string)
+}
+
+// Client fetches from one registry.
+type Client struct {
+	name     string
+	reg      name.Registry
+	puller   *remote.Puller
+	cache    *cache
+	flight   singleflight.Group
+	opts     Options
+	repoList []string
+}
+
+// Content is a manifest and, for image manifests, its config blob.
+type Content struct {
+	MediaType string
+	Manifest  []byte
+	Config    []byte
+}
+
+// New builds a Client for the registry configuration r.
+func New(r config.Registry, opts Options) (*Client, error) {
+	if opts.ManifestLimit == 0 {
+		opts.ManifestLimit = 4 << 20
+	}
+	if opts.BlobLimit == 0 {
+		opts.BlobLimit = 8 << 20
+	}
+	if opts.CacheBytes == 0 {
+		opts.CacheBytes = 64 << 20
+	}
+	if opts.Conns == 0 {
+		opts.Conns = 16
+	}
+	u, err := url.Parse(r.URL)
+	if err != nil {
+		return nil, fmt.Errorf("parse registry url: %w", err)
+	}
+	var nameOpts []name.Option
+	if u.Scheme == "http" {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	reg, err := name.NewRegistry(u.Host, nameOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("parse registry host: %w", err)
+	}
+	base, err := baseTransport(r.CAFile, r.InsecureSkipTLSVerify, opts.Conns)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := authenticator(r, u.Host)
+	if err != nil {
+		return nil, err
+	}
+	g := &guard{
+		next: base, scheme: u.Scheme, host: u.Host, redirectHosts: r.RedirectHosts,
+		manifestLimit: opts.ManifestLimit, blobLimit: opts.BlobLimit,
+	}
+	puller, err := remote.NewPuller(
+		remote.WithTransport(g),
+		remote.WithAuth(auth),
+		remote.WithUserAgent("imagestream-bridge"),
+		remote.WithRetryBackoff(remote.Backoff{Duration: 50 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 2}),
+		remote.WithPageSize(1000),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("create puller: %w", err)
+	}
+	c := &Client{name: r.Name, reg: reg, puller: puller, opts: opts, repoList: r.Repositories}
+	if opts.CacheBytes > 0 {
+		c.cache = newCache(opts.CacheBytes)
+	}
+	return c, nil
+}
+
+// Name is the registry's configured name.
+func (c *Client) Name() string { return c.name }
+
+// Fetch returns the manifest of repository@dgst and, for an image manifest,
+// its config blob. Both are verified against their digests.
+func (c *Client) Fetch(ctx context.Context, repository, dgst string, isImage func(mediaType string) bool) (*Content, error) {
+	mediaType, manifest, err := c.manifest(ctx, repository, dgst)
+	if err != nil {
+		return nil, err
+	}
+	content := &Content{MediaType: mediaType, Manifest: manifest}
+	if !isImage(mediaType) {
+		return content, nil
+	}
+	var m struct {
+		Config struct {
+			Digest string `json:"digest"`
+		} `json:"config"`
+	}
+	if err := json.Unmarshal(manifest, &m); err != nil {
+		return content, nil // the mapping builder reports the invalid manifest
+	}
+	content.Config, err = c.blob(ctx, repository, m.Config.Digest)
+	if err != nil {
+		return nil, err
+	}
+	return content, nil
+}
+
+func (c *Client) manifest(ctx context.Context, repository, dgst string) (string, []byte, error) {
+	ref, err := c.digestRef(repository, dgst)
+	if err != nil {
+		return "", nil, err
+	}
+	if e, ok := c.cache.get(dgst); ok {
+		c.cacheResult("hit")
+		return e.mediaType, e.data, nil
+	}
+	c.cacheResult("miss")
+	v, err, _ := c.flight.Do("m"+dgst, func() (any, error) {
+		start := time.Now()
+		desc, err := c.puller.Get(ctx, ref)
+		if err == nil && desc.Digest.String() != dgst {
+			err = fmt.Errorf("%w: manifest %s hashed to %s", ErrDigestMismatch, dgst, desc.Digest)
+		}
+		c.observe("manifest", start, err)
+		if err != nil {
+			return nil, fmt.Errorf("fetch manifest %s@%s: %w", repository, dgst, err)
+		}
+		e := cacheEntry{mediaType: string(desc.MediaType), data: desc.Manifest}
+		c.cache.put(dgst, e.mediaType, e.data)
+		return e, nil
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	e := v.(cacheEntry)
+	return e.mediaType, e.data, nil
+}
+
+func (c *Client) blob(ctx context.Context, repository, dgst string) ([]byte, error) {
+	ref, err := c.digestRef(repository, dgst)
+	if err != nil {
+		return nil, err
+	}
+	if e, ok := c.cache.get(dgst); ok {
+		c.cacheResult("hit")
+		return e.data, nil
+	}
+	c.cacheResult("miss")
+	v, err, _ := c.flight.Do("b"+dgst, func() (any, error) {
+		start := time.Now()
+		data, err := c.readBlob(ctx, ref)
+		c.observe("config", start, err)
+		if err != nil {
+			return nil, fmt.Errorf("fetch config %s@%s: %w", repository, dgst, err)
+		}
+		c.cache.put(dgst, "", data)
+		return data, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.([]byte), nil
+}
+
+func (c *Client) readBlob(ctx context.Context, ref name.Digest) ([]byte, error) {
+	layer, err := c.puller.Layer(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := layer.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	// The reader verifies the digest at EOF and the transport caps the size.
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		if strings.Contains(err.Error(), "error verifying") {
+			return nil, fmt.Errorf("%w: %v", ErrDigestMismatch, err)
+		}
+		return nil, err
+	}
+	return data, nil
+}
+
+// Resolve returns the digest a tag points at now.
+func (c *Client) Resolve(ctx context.Context, repository, tag string) (string, error) {
+	if !ValidRepository(repository) || !ValidTag(tag) {
+		return "", fmt.Errorf("%w: %s:%s", ErrInvalidName, repository, tag)
+	}
+	ref, err := name.NewTag(c.reg.Name()+"/"+repository+":"+tag, name.WeakValidation)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidName, err)
+	}
+	desc, err := c.puller.Head(ctx, ref)
+	if err != nil {
+		return "", fmt.Errorf("resolve %s:%s: %w", repository, tag, err)
+	}
+	return desc.Digest.String(), nil
+}
+
+// Repositories lists the configured repositories, or the catalog (paginated) when none are configured.
+func (c *Client) Repositories(ctx context.Context) ([]string, error) {
+	if len(c.repoList) > 0 {
+		return c.repoList, nil
+	}
+	repos, err := c.puller.Catalog(ctx, c.reg)
+	if err != nil {
+		return nil, fmt.Errorf("list catalog: %w", err)
+	}
+	return repos, nil
+}
+
+// Tags lists the tags of a repository (paginated).
+func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) {
+	if !ValidRepository(repository) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidName, repository)
+	}
+	repo, err := name.NewRepository(c.reg.Name()+"/"+repository, name.WeakValidation)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidName, err)
+	}
+	tags, err := c.puller.List(ctx, repo)
+	if err != nil {
+		var te *transport.Error
+		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("list tags of %s: %w", repository, err)
+	}
+	return tags, nil
+}
+
+func (c *Client) digestRef(repository, dgst string) (name.Digest, error) {
+	if !ValidRepository(repository) {
+		return name.Digest{}, fmt.Errorf("%w: repository %q", ErrInvalidName, repository)
+	}
+	if _, err := ParseDigest(dgst); err != nil {
+		return name.Digest{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
+	}
+	ref, err := name.NewDigest(c.reg.Name()+"/"+repository+"@"+dgst, name.WeakValidation)
+	if err != nil {
+		return name.Digest{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
+	}
+	return ref, nil
+}
+
+func (c *Client) observe(stage string, start time.Time, err error) {
+	if c.opts.Observe != nil {
+		c.opts.Observe(stage, time.Since(start), err)
+	}
+}
+
+func (c *Client) cacheResult(r string) {
+	if c.opts.CacheResult != nil && c.cache != nil {
+		c.opts.CacheResult(r)
+	}
+}
+
+// StatusCode returns the HTTP status of a registry error, or 0.
+func StatusCode(err error) int {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.StatusCode
+	}
+	return 0
+}
+
+// authenticator picks basic credentials, a docker config.json entry, or anonymous.
+func authenticator(r config.Registry, host string) (authn.Authenticator, error) {
+	switch {
+	case r.Username != "":
+		return &fileBasic{user: r.Username, pass: r.Password, file: r.PasswordFile}, nil
+	case r.DockerConfigFile != "":
+		b, err := os.ReadFile(r.DockerConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("read dockerConfigFile: %w", err)
+		}
+		var f struct {
+			Auths map[string]authn.AuthConfig `json:"auths"`
+		}
+		if err := json.Unmarshal(b, &f); err != nil {
+			return nil, fmt.Errorf("decode dockerConfigFile: %w", err)
+		}
+		for _, key := range []string{host, "https://" + host, "http://" + host} {
+			if a, ok := f.Auths[key]; ok {
+				return authn.FromConfig(a), nil
+			}
+		}
+		return nil, fmt.Errorf("dockerConfigFile has no credentials for %s", host)
+	}
+	return authn.Anonymous, nil
+}
+
+// fileBasic is basic auth whose password is re-read from its file on every
+// token exchange, so a rotated Secret takes effect without a restart.
+type fileBasic struct{ user, pass, file string }
+
+func (b *fileBasic) Authorization() (*authn.AuthConfig, error) {
+	pass := b.pass
+	if b.file != "" {
+		p, err := os.ReadFile(b.file)
+		if err != nil {
+			return nil, fmt.Errorf("read passwordFile: %w", err)
+		}
+		pass = strings.TrimSpace(string(p))
+	}
+	return &authn.AuthConfig{Username: b.user, Password: pass}, nil
+}
