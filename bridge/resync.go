@@ -1,0 +1,182 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	imagev1 "github.com/openshift/api/image/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"golang.org/x/time/rate"
+
+	"github.com/imagestream-bridge/imagestream-bridge/journal"
+)
+
+// Drift is one tag whose image stream is out of step with the registry.
+type Drift struct {
+	Registry   string `json:"registry"`
+	Repository string `json:"repository"`
+	Namespace  string `json:"namespace"`
+	Stream     string `json:"stream"`
+	Tag        string `json:"tag"`
+	// Digest is what the registry's tag points at now.
+	Digest string `json:"digest"`
+	// Current is the image the stream's tag points at ("" when missing).
+	Current string `json:"current"`
+	// Kind is missing or stale.
+	Kind string `json:"kind"`
+}
+
+// resyncRate bounds registry requests of one reconciliation run (per second).
+const resyncRate = 50
+
+// Plan lists every drifted tag: it lists the registry's repositories (catalog
+// or configured list) and tags, resolves each tag to its digest, and compares
+// with the image streams, listed once per namespace.
+func (b *Bridge) Plan(ctx context.Context) ([]Drift, error) {
+	lim := rate.NewLimiter(resyncRate, resyncRate)
+	streams := map[string]map[string]*imagev1.ImageStream{} // namespace → stream name → stream
+	var out []Drift
+	for _, name := range b.order {
+		src := b.registries[name]
+		if err := lim.Wait(ctx); err != nil {
+			return nil, err
+		}
+		repos, err := src.client.Repositories(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("registry %s: %w", name, err)
+		}
+		sort.Strings(repos)
+		for _, repo := range repos {
+			route, reason := src.router.route(repo)
+			if reason != "" {
+				continue
+			}
+			nsStreams, ok := streams[route.Namespace]
+			if !ok {
+				list, err := b.api.ListStreams(ctx, route.Namespace)
+				if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsForbidden(err) {
+					return nil, err
+				}
+				if err != nil {
+					b.log.Warn("resync cannot list image streams", "namespace", route.Namespace, "error", err.Error())
+				}
+				nsStreams = map[string]*imagev1.ImageStream{}
+				for i := range list {
+					nsStreams[list[i].Name] = &list[i]
+				}
+				streams[route.Namespace] = nsStreams
+			}
+			if err := lim.Wait(ctx); err != nil {
+				return nil, err
+			}
+			tags, err := src.client.Tags(ctx, repo)
+			if err != nil {
+				return nil, fmt.Errorf("registry %s: %w", name, err)
+			}
+			sort.Strings(tags)
+			for _, tag := range tags {
+				if err := lim.Wait(ctx); err != nil {
+					return nil, err
+				}
+				dgst, err := src.client.Resolve(ctx, repo, tag)
+				if err != nil {
+					b.log.Warn("resync cannot resolve tag", "registry", name, "repository", repo, "tag", tag, "error", err.Error())
+					continue
+				}
+				current := latestImage(nsStreams[route.Stream], tag)
+				if current == dgst {
+					continue
+				}
+				kind := "stale"
+				if current == "" {
+					kind = "missing"
+				}
+				out = append(out, Drift{Registry: name, Repository: repo, Namespace: route.Namespace,
+					Stream: route.Stream, Tag: tag, Digest: dgst, Current: current, Kind: kind})
+			}
+		}
+	}
+	return out, nil
+}
+
+// latestImage is the image of a tag's newest history entry.
+func latestImage(s *imagev1.ImageStream, tag string) string {
+	if s == nil {
+		return ""
+	}
+	for _, t := range s.Status.Tags {
+		if t.Tag == tag && len(t.Items) > 0 {
+			return t.Items[0].Image
+		}
+	}
+	return ""
+}
+
+// Resync plans and, unless dryRun, queues a repair job for every drifted tag.
+// Repair jobs re-check the tag when they run, so a push that lands meanwhile wins.
+func (b *Bridge) Resync(ctx context.Context, dryRun bool) ([]Drift, error) {
+	start := time.Now()
+	drift, err := b.Plan(ctx)
+	b.metrics.ResyncDuration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		b.metrics.ResyncRuns.WithLabelValues("error").Inc()
+		return nil, err
+	}
+	b.metrics.ResyncRuns.WithLabelValues("success").Inc()
+	b.metrics.ResyncLastEnd.SetToCurrentTime()
+	for _, d := range drift {
+		b.metrics.ResyncDrift.WithLabelValues(d.Registry, d.Kind).Inc()
+	}
+	if dryRun || len(drift) == 0 {
+		b.log.Info("resync finished", "drift", len(drift), "dry_run", dryRun, "duration_ms", time.Since(start).Milliseconds())
+		return drift, nil
+	}
+	jobs := make([]*journal.Job, 0, len(drift))
+	for _, d := range drift {
+		jobs = append(jobs, &journal.Job{
+			ID:       fmt.Sprintf("resync:%s/%s:%s@%s", d.Namespace, d.Stream, d.Tag, d.Digest),
+			Registry: d.Registry, Repository: d.Repository, Namespace: d.Namespace, Stream: d.Stream,
+			Tag: d.Tag, Digest: d.Digest, PushedAt: time.Now().UTC(), Source: "resync",
+		})
+	}
+	queued := 0
+	for len(jobs) > 0 {
+		n := min(len(jobs), 100)
+		ok, err := b.Enqueue(ctx, jobs[:n])
+		if err != nil {
+			return drift, err
+		}
+		if !ok {
+			b.log.Warn("resync stopped early: queue full", "left", len(jobs))
+			break
+		}
+		for _, j := range jobs[:n] {
+			b.metrics.ResyncFixed.WithLabelValues(j.Registry).Inc()
+		}
+		queued += n
+		jobs = jobs[n:]
+	}
+	b.log.Info("resync finished", "drift", len(drift), "queued", queued, "duration_ms", time.Since(start).Milliseconds())
+	return drift, nil
+}
+
+// ResyncLoop runs Resync at start and then every interval until ctx ends.
+func (b *Bridge) ResyncLoop(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if _, err := b.Resync(ctx, false); err != nil && ctx.Err() == nil {
+			b.log.Error("resync failed", "error", err.Error())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
