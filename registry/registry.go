@@ -165,7 +165,7 @@ func (c *Client) manifest(ctx context.Context, repository, dgst string) (string,
 		return e.mediaType, e.data, nil
 	}
 	c.cacheResult("miss")
-	v, err, _ := c.flight.Do("m"+dgst, func() (any, error) {
+	v, err, _ := c.flight.Do("m"+repository+"@"+dgst, func() (any, error) {
 		start := time.Now()
 		desc, err := c.puller.Get(ctx, ref)
 		if err == nil && desc.Digest.String() != dgst {
@@ -196,7 +196,7 @@ func (c *Client) blob(ctx context.Context, repository, dgst string) ([]byte, err
 		return e.data, nil
 	}
 	c.cacheResult("miss")
-	v, err, _ := c.flight.Do("b"+dgst, func() (any, error) {
+	v, err, _ := c.flight.Do("b"+repository+"@"+dgst, func() (any, error) {
 		start := time.Now()
 		data, err := c.readBlob(ctx, ref)
 		c.observe("config", start, err)
