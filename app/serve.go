@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/leaderelection"
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
@@ -95,7 +96,9 @@ func runServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return Serve(ctx, cfg, newLogger(cfg, stderr), nil)
+	log := newLogger(cfg, stderr)
+	klog.SetSlogLogger(log) // client-go's own messages in the same format
+	return Serve(ctx, cfg, log, nil)
 }
 
 // Serve runs the bridge until ctx ends, then shuts down within cfg.ShutdownTimeout.
@@ -213,7 +216,9 @@ func (in *Instance) updateGauges(ctx context.Context) {
 // Losing the lease ends serve with ErrLostLeadership, so the pod restarts clean.
 func (in *Instance) elect(ctx context.Context, lead func(context.Context)) error {
 	le := in.Cfg.LeaderElection
-	cs, err := kubernetes.NewForConfig(in.REST)
+	lc := rest.CopyConfig(in.REST)
+	lc.ContentType = "application/json" // one wire format everywhere, including the emulator
+	cs, err := kubernetes.NewForConfig(lc)
 	if err != nil {
 		return fmt.Errorf("create kubernetes client: %w", err)
 	}

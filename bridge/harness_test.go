@@ -62,6 +62,9 @@ func startEnv(t *testing.T, o envOpts) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.reg.Close)
+	if !strings.Contains(o.top, "resyncInterval") {
+		o.top += "\nresyncInterval: 0s"
+	}
 	dir := t.TempDir()
 	kc, err := e.api.WriteKubeconfig(dir)
 	if err != nil {
@@ -69,7 +72,6 @@ func startEnv(t *testing.T, o envOpts) *env {
 	}
 	yaml := fmt.Sprintf(`
 listenAddress: %q
-resyncInterval: 0s
 retry: {initialBackoff: 20ms, maxBackoff: 200ms}
 shutdownTimeout: 4s
 %s

@@ -114,7 +114,7 @@ func New(r config.Registry, opts Options) (*Client, error) {
 		remote.WithAuth(auth),
 		remote.WithUserAgent("imagestream-bridge"),
 		remote.WithRetryBackoff(remote.Backoff{Duration: 50 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 2}),
-		remote.WithPageSize(1000),
+		remote.WithPageSize(100), // distribution rejects larger catalog pages by default
 	)
 	if err != nil {
 		return nil, fmt.Errorf("create puller: %w", err)

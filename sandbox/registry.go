@@ -48,6 +48,7 @@ func StartRegistry(ctx context.Context, n Notify) (*Registry, error) {
 		"maintenance": configuration.Parameters{"uploadpurging": map[any]any{"enabled": false}},
 	}
 	cfg.HTTP.Secret = "sandbox-secret"
+	cfg.Catalog.MaxEntries = 1000
 	cfg.Log.Level = "error"
 	cfg.Log.AccessLog.Disabled = true
 	if n.URL != "" {
