@@ -24,3 +24,11 @@ demo:
 
 clean:
 	rm -rf bin
+
+# bench builds the benchmark once and runs its full matrix (about 10 minutes on
+# 2 cores); it prints a markdown report. BENCHFLAGS=-quick is a smoke run.
+BENCH_BIN  ?= bin/imagestream-bridge-bench
+BENCHFLAGS ?=
+bench:
+	$(GO) build -o $(BENCH_BIN) ./cmd/imagestream-bridge-bench
+	$(BENCH_BIN) $(BENCHFLAGS)
