@@ -1,0 +1,524 @@
+package charts
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/lint"
+	"helm.sh/helm/v3/pkg/lint/support"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// allFeatures turns on every optional part with two replicas (and so leader election).
+const allFeatures = `
+replicaCount: 2
+config:
+  leaderElection:
+    enabled: true
+  openshift:
+    createChildImages: true
+  registries:
+    - name: main
+      url: https://registry.example.com
+      username: puller
+      namespaces: [team-a, team-b]
+    - name: mirror
+      url: http://mirror.registry.svc:5000
+      mapping:
+        stripPrefix: mirror/
+        join: "-"
+webhookTokens:
+  main: token-of-main
+registryPasswords:
+  main: password-of-main
+rbac:
+  namespaces: [team-a, team-b]
+tls:
+  enabled: true
+  secretName: isb-tls
+serviceMonitor:
+  enabled: true
+  labels:
+    release: kube-prometheus-stack
+  tlsConfig:
+    insecureSkipVerify: true
+prometheusRule:
+  enabled: true
+  additionalRuleLabels:
+    team: platform
+dashboards:
+  enabled: true
+  annotations:
+    grafana_folder: Registry
+networkPolicy:
+  enabled: true
+  registryPeers:
+    - namespaceSelector:
+        matchLabels:
+          kubernetes.io/metadata.name: registry
+      podSelector:
+        matchLabels:
+          app: registry
+    - ipBlock:
+        cidr: 192.0.2.0/24
+podDisruptionBudget:
+  enabled: true
+`
+
+// allFeaturesPersistent is every optional part with a durable journal (one replica).
+const allFeaturesPersistent = `
+config:
+  leaderElection:
+    enabled: true
+  openshift:
+    createChildImages: true
+rbac:
+  namespaces: [team-a]
+persistence:
+  enabled: true
+  size: 2Gi
+serviceMonitor:
+  enabled: true
+prometheusRule:
+  enabled: true
+dashboards:
+  enabled: true
+networkPolicy:
+  enabled: true
+  registryPeers:
+    - podSelector:
+        matchLabels:
+          app: registry
+podDisruptionBudget:
+  enabled: true
+`
+
+func TestLint(t *testing.T) {
+	kv, err := chartutil.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, vals := range map[string]string{"defaults": "", "all features": allFeatures, "persistence": allFeaturesPersistent} {
+		t.Run(name, func(t *testing.T) {
+			l := lint.AllWithKubeVersion(chartDir, values(t, vals), releaseNS, kv)
+			for _, m := range l.Messages {
+				t.Logf("lint: %s", m)
+				if m.Severity >= support.WarningSev {
+					t.Errorf("lint: %s", m)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	m := render(t, "")
+	want := []string{
+		"ClusterRole//" + fullname + "-" + releaseNS,
+		"ClusterRoleBinding//" + fullname + "-" + releaseNS,
+		"ConfigMap/" + releaseNS + "/" + fullname,
+		"Deployment/" + releaseNS + "/" + fullname,
+		"Secret/" + releaseNS + "/" + fullname + "-secrets",
+		"Service/" + releaseNS + "/" + fullname,
+		"ServiceAccount/" + releaseNS + "/" + fullname,
+	}
+	if diff := cmp.Diff(want, m.kinds()); diff != "" {
+		t.Errorf("objects (-want +got):\n%s", diff)
+	}
+	d := typed[appsv1.Deployment](t, m.mustFind(t, "Deployment", fullname))
+	if *d.Spec.Replicas != 1 || d.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType {
+		t.Errorf("replicas %d, strategy %s; want 1 and RollingUpdate", *d.Spec.Replicas, d.Spec.Strategy.Type)
+	}
+	checkPod(t, d.Spec.Template, "HTTP")
+
+	svc := typed[corev1.Service](t, m.mustFind(t, "Service", fullname))
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "http" || svc.Spec.Ports[0].Port != 8080 ||
+		svc.Spec.Ports[0].TargetPort.StrVal != "http" {
+		t.Errorf("service ports %+v; want http 8080 -> http", svc.Spec.Ports)
+	}
+	if diff := cmp.Diff(d.Spec.Selector.MatchLabels, svc.Spec.Selector); diff != "" {
+		t.Errorf("service selector differs from the deployment's (-deploy +svc):\n%s", diff)
+	}
+
+	sec := typed[corev1.Secret](t, m.mustFind(t, "Secret", fullname+"-secrets"))
+	if tok := sec.Data["main-webhook-token"]; len(tok) < 32 {
+		t.Errorf("generated webhook token %q is too short", tok)
+	}
+	cm := typed[corev1.ConfigMap](t, m.mustFind(t, "ConfigMap", fullname))
+	if strings.Contains(cm.Data["config.yaml"], "webhookToken:") {
+		t.Errorf("config.yaml carries a token inline:\n%s", cm.Data["config.yaml"])
+	}
+}
+
+// checkPod asserts what every pod of the chart must have.
+func checkPod(t *testing.T, pt corev1.PodTemplateSpec, scheme string) {
+	t.Helper()
+	ps := pt.Spec
+	if ps.SecurityContext == nil || ps.SecurityContext.RunAsNonRoot == nil || !*ps.SecurityContext.RunAsNonRoot ||
+		ps.SecurityContext.SeccompProfile == nil || ps.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod securityContext %+v: want runAsNonRoot and seccomp RuntimeDefault", ps.SecurityContext)
+	}
+	if len(ps.Containers) != 1 {
+		t.Fatalf("%d containers, want 1", len(ps.Containers))
+	}
+	c := ps.Containers[0]
+	sc := c.SecurityContext
+	if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem ||
+		sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Capabilities == nil ||
+		!slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) != 0 ||
+		sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("container securityContext %+v is not hardened", sc)
+	}
+	if want := []string{"serve", "--config", "/etc/imagestream-bridge/config.yaml"}; !slices.Equal(c.Args, want) {
+		t.Errorf("args %q, want %q", c.Args, want)
+	}
+	if len(c.Ports) != 1 || c.Ports[0].Name != "http" || c.Ports[0].ContainerPort != 8080 {
+		t.Errorf("ports %+v, want http 8080", c.Ports)
+	}
+	for _, p := range []struct {
+		probe *corev1.Probe
+		path  string
+	}{{c.LivenessProbe, "/healthz"}, {c.ReadinessProbe, "/readyz"}} {
+		if p.probe == nil || p.probe.HTTPGet == nil || p.probe.HTTPGet.Path != p.path ||
+			p.probe.HTTPGet.Port.StrVal != "http" || string(p.probe.HTTPGet.Scheme) != scheme {
+			t.Errorf("probe for %s: %+v", p.path, p.probe)
+		}
+	}
+	env := map[string]string{}
+	for _, e := range c.Env {
+		if e.ValueFrom != nil && e.ValueFrom.FieldRef != nil {
+			env[e.Name] = e.ValueFrom.FieldRef.FieldPath
+		}
+	}
+	if env["POD_NAMESPACE"] != "metadata.namespace" || env["POD_NAME"] != "metadata.name" {
+		t.Errorf("downward API env %v, want POD_NAMESPACE and POD_NAME", env)
+	}
+	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
+		t.Errorf("resources %+v: want memory request and limit", c.Resources)
+	}
+	if pt.Annotations["checksum/config"] == "" {
+		t.Error("no checksum/config annotation: config changes would not roll the pods")
+	}
+}
+
+func TestAllFeatures(t *testing.T) {
+	m := render(t, allFeatures)
+	d := typed[appsv1.Deployment](t, m.mustFind(t, "Deployment", fullname))
+	if *d.Spec.Replicas != 2 {
+		t.Errorf("replicas %d, want 2", *d.Spec.Replicas)
+	}
+	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("strategy %s: with leader election a RollingUpdate would wait forever for a follower to become Ready", d.Spec.Strategy.Type)
+	}
+	checkPod(t, d.Spec.Template, "HTTPS")
+	if m.find("StatefulSet", fullname) != nil {
+		t.Error("StatefulSet rendered without persistence")
+	}
+
+	// Secrets and TLS files come from one projected volume.
+	var paths []string
+	for _, v := range d.Spec.Template.Spec.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, s := range v.Projected.Sources {
+			switch {
+			case s.Secret != nil:
+				for _, it := range s.Secret.Items {
+					paths = append(paths, s.Secret.Name+":"+it.Key+"->"+it.Path)
+				}
+			case s.ConfigMap != nil:
+				for _, it := range s.ConfigMap.Items {
+					paths = append(paths, s.ConfigMap.Name+":"+it.Key+"->"+it.Path)
+				}
+			}
+		}
+	}
+	wantPaths := []string{
+		fullname + ":config.yaml->config.yaml",
+		fullname + "-secrets:main-webhook-token->secrets/main-webhook-token",
+		fullname + "-secrets:main-password->secrets/main-password",
+		fullname + "-secrets:mirror-webhook-token->secrets/mirror-webhook-token",
+		"isb-tls:tls.crt->tls/tls.crt",
+		"isb-tls:tls.key->tls/tls.key",
+	}
+	if diff := cmp.Diff(wantPaths, paths); diff != "" {
+		t.Errorf("projected files (-want +got):\n%s", diff)
+	}
+	sec := typed[corev1.Secret](t, m.mustFind(t, "Secret", fullname+"-secrets"))
+	if string(sec.Data["main-webhook-token"]) != "token-of-main" || string(sec.Data["main-password"]) != "password-of-main" ||
+		len(sec.Data["mirror-webhook-token"]) < 32 {
+		t.Errorf("secret data %q", sec.Data)
+	}
+
+	pdb := typed[policyv1.PodDisruptionBudget](t, m.mustFind(t, "PodDisruptionBudget", fullname))
+	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 || pdb.Spec.MinAvailable != nil ||
+		pdb.Spec.UnhealthyPodEvictionPolicy == nil || *pdb.Spec.UnhealthyPodEvictionPolicy != policyv1.AlwaysAllow {
+		t.Errorf("pdb spec %+v", pdb.Spec)
+	}
+
+	np := typed[networkingv1.NetworkPolicy](t, m.mustFind(t, "NetworkPolicy", fullname))
+	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}) || len(np.Spec.Ingress) != 2 {
+		t.Fatalf("network policy %+v: want two ingress rules (registry, prometheus)", np.Spec)
+	}
+	reg := np.Spec.Ingress[0]
+	if len(reg.From) != 2 || reg.From[1].IPBlock == nil || reg.From[1].IPBlock.CIDR != "192.0.2.0/24" ||
+		reg.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "registry" {
+		t.Errorf("registry peers %+v", reg.From)
+	}
+	for _, r := range np.Spec.Ingress {
+		if len(r.From) == 0 {
+			t.Errorf("ingress rule %+v admits everyone", r)
+		}
+		if len(r.Ports) != 1 || r.Ports[0].Port.IntValue() != 8080 {
+			t.Errorf("ingress rule ports %+v, want 8080 only", r.Ports)
+		}
+	}
+	if diff := cmp.Diff(d.Spec.Selector.MatchLabels, np.Spec.PodSelector.MatchLabels); diff != "" {
+		t.Errorf("network policy selects other pods (-deploy +policy):\n%s", diff)
+	}
+
+	sm := m.mustFind(t, "ServiceMonitor", fullname)
+	ep := nested[[]any](t, sm, "spec", "endpoints")[0].(map[string]any)
+	if ep["port"] != "http" || ep["path"] != "/metrics" || ep["scheme"] != "https" || ep["tlsConfig"] == nil {
+		t.Errorf("service monitor endpoint %v", ep)
+	}
+	if sm.GetLabels()["release"] != "kube-prometheus-stack" {
+		t.Errorf("service monitor labels %v", sm.GetLabels())
+	}
+
+	checkPrometheusRule(t, m, map[string]string{"team": "platform"})
+	checkDashboards(t, m)
+	checkNotes(t, m.notes, "https", []string{"main", "mirror"})
+}
+
+func TestPersistence(t *testing.T) {
+	m := render(t, allFeaturesPersistent)
+	if m.find("Deployment", fullname) != nil {
+		t.Error("Deployment rendered with persistence")
+	}
+	s := typed[appsv1.StatefulSet](t, m.mustFind(t, "StatefulSet", fullname))
+	if len(s.Spec.VolumeClaimTemplates) != 1 || s.Spec.VolumeClaimTemplates[0].Name != "data" ||
+		s.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String() != "2Gi" {
+		t.Fatalf("volume claim templates %+v", s.Spec.VolumeClaimTemplates)
+	}
+	if s.Spec.ServiceName != fullname {
+		t.Errorf("serviceName %q", s.Spec.ServiceName)
+	}
+	checkPod(t, s.Spec.Template, "HTTP")
+	cfg := renderedConfig(t, m)
+	mounted := ""
+	for _, vm := range s.Spec.Template.Spec.Containers[0].VolumeMounts {
+		if vm.Name == "data" {
+			mounted = vm.MountPath
+		}
+	}
+	if cfg.DataDir == "" || mounted != cfg.DataDir {
+		t.Errorf("journal volume mounted at %q, config dataDir %q", mounted, cfg.DataDir)
+	}
+	checkPrometheusRule(t, m, nil)
+	checkNotes(t, m.notes, "http", []string{"main"})
+}
+
+func TestRenderFails(t *testing.T) {
+	for _, tc := range []struct {
+		name, values string
+		// skipSchema renders as `helm template --skip-schema-validation`: the templates must still refuse.
+		skipSchema bool
+		want       string
+	}{
+		{name: "replicas without leader election", values: "replicaCount: 2", want: "more than one replica needs config.leaderElection.enabled=true"},
+		{name: "replicas without leader election, no schema", values: "replicaCount: 3", skipSchema: true, want: "config.leaderElection.enabled=true"},
+		{name: "persistence with replicas", values: "replicaCount: 2\npersistence: {enabled: true}\nconfig: {leaderElection: {enabled: true}}", want: "persistence.enabled supports replicaCount=1 only"},
+		{name: "inline webhook token", values: "config:\n  registries:\n    - {name: main, url: 'http://r:5000', webhookToken: abc}", want: "webhookToken"},
+		{name: "inline webhook token, no schema", values: "config:\n  registries:\n    - {name: main, url: 'http://r:5000', webhookToken: abc}", skipSchema: true, want: "config.registries[0].webhookToken: secrets are not set in config"},
+		{name: "inline password, no schema", values: "config:\n  registries:\n    - {name: main, url: 'http://r:5000', username: u, password: p}", skipSchema: true, want: "config.registries[0].password"},
+		{name: "unknown config key", values: "config: {workerz: 3}", want: "workerz"},
+		{name: "unknown top-level key", values: "replicas: 2", want: "replicas"},
+		{name: "bad log level", values: "config: {logLevel: verbose}", want: "logLevel"},
+		{name: "bad duration", values: "config: {resyncInterval: ten minutes}", want: "resyncInterval"},
+		{name: "no registries", values: "config: {registries: []}", skipSchema: true, want: "config.registries: at least one registry is required"},
+		{name: "duplicate registry", values: "config:\n  registries:\n    - {name: a, url: 'http://r:5000'}\n    - {name: a, url: 'http://s:5000'}", want: `duplicate registry name "a"`},
+		{name: "username without password", values: "config:\n  registries:\n    - {name: main, url: 'http://r:5000', username: u}", want: "set registryPasswords.main or use existingSecret"},
+		{name: "token for unknown registry", values: "webhookTokens: {other: x}", want: "webhookTokens.other: no registry of that name"},
+		{name: "dataDir without volume", values: "config: {dataDir: /data}", want: `config.dataDir is "/data" but persistence.enabled is false`},
+		{name: "network policy without registry peers", values: "networkPolicy: {enabled: true}", want: "networkPolicy.registryPeers"},
+		{name: "tls without secret", values: "tls: {enabled: true}", want: "tls.secretName"},
+		{name: "pdb with both bounds", values: "podDisruptionBudget: {enabled: true, minAvailable: 1, maxUnavailable: 1}", want: "not both"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := renderErr(t, values(t, tc.values), tc.skipSchema)
+			if err == nil {
+				t.Fatalf("rendered; want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestRenderVariants(t *testing.T) {
+	for _, tc := range []struct{ name, values string }{
+		{"existing secret", "existingSecret: bridge-secrets\nconfig:\n  registries:\n    - {name: main, url: 'http://r:5000', username: u}"},
+		{"dataDir on an extra volume", "config: {dataDir: /data}\nextraVolumes: [{name: data, emptyDir: {}}]\nextraVolumeMounts: [{name: data, mountPath: /data}]"},
+		{"no rbac, existing service account", "rbac: {create: false}\nserviceAccount: {create: false, name: bridge}"},
+		{"pdb minAvailable", "podDisruptionBudget: {enabled: true, minAvailable: 1}"},
+		{"image digest", "image: {digest: 'sha256:" + strings.Repeat("ab", 32) + "'}"},
+		{"leader election in another namespace", "config: {leaderElection: {enabled: true, namespace: leases, leaseName: bridge-lease}}"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := render(t, tc.values)
+			cfg := renderedConfig(t, m)
+			switch tc.name {
+			case "existing secret":
+				if m.find("Secret", fullname+"-secrets") != nil {
+					t.Error("chart created a Secret despite existingSecret")
+				}
+				if cfg.Registries[0].PasswordFile == "" {
+					t.Error("no passwordFile for a registry with a username")
+				}
+			case "image digest":
+				d := typed[appsv1.Deployment](t, m.mustFind(t, "Deployment", fullname))
+				if img := d.Spec.Template.Spec.Containers[0].Image; !strings.HasSuffix(img, "@sha256:"+strings.Repeat("ab", 32)) {
+					t.Errorf("image %q", img)
+				}
+			case "leader election in another namespace":
+				r := m.mustFind(t, "Role", fullname+"-leader-election")
+				if r.GetNamespace() != "leases" {
+					t.Errorf("lease role in %q, want leases", r.GetNamespace())
+				}
+			}
+		})
+	}
+}
+
+func nested[T any](t *testing.T, u *unstructured.Unstructured, path ...string) T {
+	t.Helper()
+	v, ok, err := unstructured.NestedFieldNoCopy(u.Object, path...)
+	if err != nil || !ok {
+		t.Fatalf("%s: no %s", objKey(u), strings.Join(path, "."))
+	}
+	out, ok := v.(T)
+	if !ok {
+		t.Fatalf("%s: %s is %T", objKey(u), strings.Join(path, "."), v)
+	}
+	return out
+}
+
+// checkPrometheusRule compares the PrometheusRule with the plain rule file it ships.
+func checkPrometheusRule(t *testing.T, m manifests, extraLabels map[string]string) {
+	t.Helper()
+	pr := m.mustFind(t, "PrometheusRule", fullname)
+	b, err := os.ReadFile(filepath.Join(chartDir, "alerts", "imagestream-bridge.rules.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Groups []map[string]any `json:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range file.Groups {
+		for _, r := range g["rules"].([]any) {
+			labels := r.(map[string]any)["labels"].(map[string]any)
+			for k, v := range extraLabels {
+				labels[k] = v
+			}
+		}
+	}
+	want, _ := json.Marshal(file.Groups)
+	got, _ := json.Marshal(nested[[]any](t, pr, "spec", "groups"))
+	if diff := cmp.Diff(jsonValue(t, want), jsonValue(t, got)); diff != "" {
+		t.Errorf("PrometheusRule groups differ from the rule file (-file +rendered):\n%s", diff)
+	}
+}
+
+func jsonValue(t *testing.T, b []byte) any {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func checkDashboards(t *testing.T, m manifests) {
+	t.Helper()
+	cm := typed[corev1.ConfigMap](t, m.mustFind(t, "ConfigMap", fullname+"-dashboards"))
+	if cm.Labels["grafana_dashboard"] != "1" {
+		t.Errorf("dashboards ConfigMap labels %v: want grafana_dashboard: \"1\"", cm.Labels)
+	}
+	files, err := filepath.Glob(filepath.Join(chartDir, "dashboards", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no dashboards: %v", err)
+	}
+	if len(cm.Data) != len(files) {
+		t.Errorf("ConfigMap has %d dashboards, dashboards/ %d", len(cm.Data), len(files))
+	}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := cm.Data[filepath.Base(f)]
+		if !ok {
+			t.Errorf("dashboard %s missing from the ConfigMap", filepath.Base(f))
+			continue
+		}
+		if diff := cmp.Diff(jsonValue(t, b), jsonValue(t, []byte(got))); diff != "" {
+			t.Errorf("dashboard %s differs in the ConfigMap:\n%s", filepath.Base(f), diff)
+		}
+	}
+}
+
+// checkNotes asserts the registry configuration snippet NOTES.txt prints for each registry.
+func checkNotes(t *testing.T, notes, scheme string, registries []string) {
+	t.Helper()
+	for _, want := range []string{
+		"notifications:\n  events:\n    includereferences: true\n  endpoints:\n    - name: " + fullname + "\n",
+		"      headers:\n        Authorization: [Bearer TOKEN]\n      timeout: 2s\n      threshold: 5\n      backoff: 1s\n" +
+			"      ignoredmediatypes: [application/octet-stream]\n      ignore:\n        actions: [pull, mount]\n",
+	} {
+		if strings.Count(notes, want) != len(registries) {
+			t.Errorf("NOTES.txt has %q %d times, want %d:\n%s", want, strings.Count(notes, want), len(registries), notes)
+		}
+	}
+	for _, r := range registries {
+		url := "      url: " + scheme + "://" + fullname + "." + releaseNS + ".svc:8080/notifications/" + r + "\n"
+		if !strings.Contains(notes, url) {
+			t.Errorf("NOTES.txt lacks %q:\n%s", url, notes)
+		}
+		if !strings.Contains(notes, "jsonpath='{.data."+r+"-webhook-token}'") {
+			t.Errorf("NOTES.txt does not say how to read the token of %s", r)
+		}
+	}
+	// The snippet must be YAML the registry can load.
+	for _, part := range strings.Split(notes, "# registry ")[1:] {
+		snippet := part[strings.Index(part, "\n")+1 : strings.Index(part, "\nTOKEN for")]
+		var v struct {
+			Notifications struct {
+				Endpoints []struct {
+					URL     string              `json:"url"`
+					Headers map[string][]string `json:"headers"`
+				} `json:"endpoints"`
+			} `json:"notifications"`
+		}
+		if err := yaml.Unmarshal([]byte(snippet), &v); err != nil || len(v.Notifications.Endpoints) != 1 ||
+			v.Notifications.Endpoints[0].Headers["Authorization"][0] != "Bearer TOKEN" {
+			t.Errorf("snippet is not the expected YAML (%v):\n%s", err, snippet)
+		}
+	}
+}

@@ -1,0 +1,210 @@
+{{/* Chart name. */}}
+{{- define "imagestream-bridge.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: RELEASE-NAME, or RELEASE when it already contains the chart name. */}}
+{{- define "imagestream-bridge.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "imagestream-bridge.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "imagestream-bridge.labels" -}}
+helm.sh/chart: {{ include "imagestream-bridge.chart" . }}
+{{ include "imagestream-bridge.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: webhook
+{{- end }}
+
+{{- define "imagestream-bridge.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "imagestream-bridge.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "imagestream-bridge.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "imagestream-bridge.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "imagestream-bridge.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{- define "imagestream-bridge.secretName" -}}
+{{- .Values.existingSecret | default (printf "%s-secrets" (include "imagestream-bridge.fullname" .)) }}
+{{- end }}
+
+{{/* Where config, secrets and TLS files appear in the container. */}}
+{{- define "imagestream-bridge.configDir" -}}/etc/imagestream-bridge{{- end }}
+{{- define "imagestream-bridge.secretDir" -}}/etc/imagestream-bridge/secrets{{- end }}
+{{- define "imagestream-bridge.tlsDir" -}}/etc/imagestream-bridge/tls{{- end }}
+
+{{/* Durable journal directory: config.dataDir, defaulted when persistence is on. */}}
+{{- define "imagestream-bridge.dataDir" -}}
+{{- if .Values.persistence.enabled }}
+{{- .Values.config.dataDir | default "/var/lib/imagestream-bridge" }}
+{{- else }}
+{{- .Values.config.dataDir }}
+{{- end }}
+{{- end }}
+
+{{- define "imagestream-bridge.leaderElection" -}}
+{{- and .Values.config.leaderElection .Values.config.leaderElection.enabled | ternary "true" "" }}
+{{- end }}
+
+{{- define "imagestream-bridge.leaseName" -}}
+{{- (.Values.config.leaderElection).leaseName | default (include "imagestream-bridge.fullname" .) }}
+{{- end }}
+
+{{- define "imagestream-bridge.leaseNamespace" -}}
+{{- (.Values.config.leaderElection).namespace | default .Release.Namespace }}
+{{- end }}
+
+{{/* createImageStreams defaults to true, as in the bridge. */}}
+{{- define "imagestream-bridge.createImageStreams" -}}
+{{- $v := (.Values.config.openshift).createImageStreams }}
+{{- if or (kindIs "invalid" $v) $v }}true{{ end }}
+{{- end }}
+
+{{- define "imagestream-bridge.createChildImages" -}}
+{{- if (.Values.config.openshift).createChildImages }}true{{ end }}
+{{- end }}
+
+{{- define "imagestream-bridge.scheme" -}}
+{{- .Values.tls.enabled | ternary "https" "http" }}
+{{- end }}
+
+{{/* Deployment strategy: see values.yaml. */}}
+{{- define "imagestream-bridge.strategy" -}}
+{{- if .Values.strategy -}}
+{{ toYaml .Values.strategy }}
+{{- else if include "imagestream-bridge.leaderElection" . -}}
+type: Recreate
+{{- else -}}
+type: RollingUpdate
+rollingUpdate:
+  maxSurge: 1
+  maxUnavailable: 0
+{{- end }}
+{{- end }}
+
+{{/*
+Fails the render on combinations that cannot work, with a message naming the values to change.
+Included by every workload template.
+*/}}
+{{- define "imagestream-bridge.validate" -}}
+{{- $le := include "imagestream-bridge.leaderElection" . }}
+{{- if and (gt (int .Values.replicaCount) 1) (not $le) }}
+{{- fail (printf "replicaCount is %d, but more than one replica needs config.leaderElection.enabled=true: without it every replica would apply events" (int .Values.replicaCount)) }}
+{{- end }}
+{{- if and .Values.persistence.enabled (gt (int .Values.replicaCount) 1) }}
+{{- fail "persistence.enabled supports replicaCount=1 only: each replica would keep its own journal, and a StatefulSet rolling update would wait forever for a follower to become Ready (only the leader is)" }}
+{{- end }}
+{{- $dataDir := include "imagestream-bridge.dataDir" . }}
+{{- if and $dataDir (not .Values.persistence.enabled) }}
+{{- $mounted := false }}
+{{- range .Values.extraVolumeMounts }}
+{{- if eq (.mountPath | toString | trimSuffix "/") ($dataDir | trimSuffix "/") }}{{ $mounted = true }}{{ end }}
+{{- end }}
+{{- if not $mounted }}
+{{- fail (printf "config.dataDir is %q but persistence.enabled is false and no extraVolumeMounts entry mounts it: the root filesystem is read-only" $dataDir) }}
+{{- end }}
+{{- end }}
+{{- if not .Values.config.registries }}
+{{- fail "config.registries: at least one registry is required" }}
+{{- end }}
+{{- $names := dict }}
+{{- range $i, $r := .Values.config.registries }}
+{{- if not $r.name }}
+{{- fail (printf "config.registries[%d].name is required" $i) }}
+{{- end }}
+{{- if hasKey $names $r.name }}
+{{- fail (printf "config.registries[%d].name: duplicate registry name %q" $i $r.name) }}
+{{- end }}
+{{- $_ := set $names $r.name true }}
+{{- range $key := list "webhookToken" "webhookTokenFile" "password" "passwordFile" }}
+{{- if hasKey $r $key }}
+{{- fail (printf "config.registries[%d].%s: secrets are not set in config; use webhookTokens/registryPasswords or existingSecret (mounted as files by the chart)" $i $key) }}
+{{- end }}
+{{- end }}
+{{- if and $r.username (not $.Values.existingSecret) (not (hasKey $.Values.registryPasswords $r.name)) }}
+{{- fail (printf "config.registries[%d] (%s) has a username: set registryPasswords.%s or use existingSecret" $i $r.name $r.name) }}
+{{- end }}
+{{- end }}
+{{- range $name, $_ := .Values.webhookTokens }}
+{{- if not (hasKey $names $name) }}
+{{- fail (printf "webhookTokens.%s: no registry of that name in config.registries" $name) }}
+{{- end }}
+{{- end }}
+{{- range $name, $_ := .Values.registryPasswords }}
+{{- if not (hasKey $names $name) }}
+{{- fail (printf "registryPasswords.%s: no registry of that name in config.registries" $name) }}
+{{- end }}
+{{- end }}
+{{- if and .Values.tls.enabled (not .Values.tls.secretName) }}
+{{- fail "tls.enabled needs tls.secretName (a kubernetes.io/tls Secret)" }}
+{{- end }}
+{{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.registryPeers) }}
+{{- fail "networkPolicy.enabled needs networkPolicy.registryPeers: name the registry's pods, namespace or IP block, or nothing could post notifications" }}
+{{- end }}
+{{- $pdb := .Values.podDisruptionBudget }}
+{{- if and $pdb.enabled (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "invalid" $pdb.maxUnavailable)) }}
+{{- fail "podDisruptionBudget: set minAvailable or maxUnavailable, not both" }}
+{{- end }}
+{{- end }}
+
+{{/* The bridge's config.yaml: .Values.config plus the keys the chart owns. */}}
+{{- define "imagestream-bridge.config" -}}
+{{- $cfg := deepCopy .Values.config }}
+{{- $_ := set $cfg "listenAddress" (printf ":%d" (int .Values.containerPort)) }}
+{{- $_ := set $cfg "dataDir" (include "imagestream-bridge.dataDir" .) }}
+{{- if .Values.tls.enabled }}
+{{- $tlsDir := include "imagestream-bridge.tlsDir" . }}
+{{- $_ := set $cfg "tls" (dict "certFile" (printf "%s/tls.crt" $tlsDir) "keyFile" (printf "%s/tls.key" $tlsDir)) }}
+{{- end }}
+{{- $le := $cfg.leaderElection | default dict }}
+{{- $_ := set $le "leaseName" (include "imagestream-bridge.leaseName" .) }}
+{{- $_ := set $cfg "leaderElection" $le }}
+{{- $secretDir := include "imagestream-bridge.secretDir" . }}
+{{- $registries := list }}
+{{- range $cfg.registries }}
+{{- $r := deepCopy . }}
+{{- $_ := set $r "webhookTokenFile" (printf "%s/%s-webhook-token" $secretDir .name) }}
+{{- if .username }}
+{{- $_ := set $r "passwordFile" (printf "%s/%s-password" $secretDir .name) }}
+{{- end }}
+{{- $registries = append $registries $r }}
+{{- end }}
+{{- $_ := set $cfg "registries" $registries }}
+{{- toYaml $cfg }}
+{{- end }}
+
+{{/* Pod template annotations that roll the pods when config or secrets change. */}}
+{{- define "imagestream-bridge.checksums" -}}
+checksum/config: {{ include "imagestream-bridge.config" . | sha256sum }}
+{{- if not .Values.existingSecret }}
+{{- /* Over the values, not the rendered Secret: generated tokens are kept on upgrade and must not roll the pods. */}}
+checksum/secret: {{ list .Values.webhookTokens .Values.registryPasswords | toJson | sha256sum }}
+{{- end }}
+{{- end }}

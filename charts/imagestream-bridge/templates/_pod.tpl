@@ -1,0 +1,137 @@
+{{/* Pod template shared by the Deployment and the StatefulSet. */}}
+{{- define "imagestream-bridge.podTemplate" -}}
+metadata:
+  labels:
+    {{- include "imagestream-bridge.labels" . | nindent 4 }}
+    {{- with .Values.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  annotations:
+    {{- include "imagestream-bridge.checksums" . | nindent 4 }}
+    {{- with .Values.podAnnotations }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+spec:
+  serviceAccountName: {{ include "imagestream-bridge.serviceAccountName" . }}
+  automountServiceAccountToken: true
+  enableServiceLinks: false
+  terminationGracePeriodSeconds: {{ .Values.terminationGracePeriodSeconds }}
+  {{- with .Values.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.podSecurityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  containers:
+    - name: imagestream-bridge
+      image: {{ include "imagestream-bridge.image" . }}
+      imagePullPolicy: {{ .Values.image.pullPolicy }}
+      args:
+        - serve
+        - --config
+        - {{ include "imagestream-bridge.configDir" . }}/config.yaml
+      env:
+        - name: POD_NAMESPACE
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.namespace
+        - name: POD_NAME
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+        {{- with .Values.extraEnv }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      ports:
+        - name: http
+          containerPort: {{ .Values.containerPort }}
+          protocol: TCP
+      livenessProbe:
+        httpGet:
+          path: /healthz
+          port: http
+          scheme: {{ include "imagestream-bridge.scheme" . | upper }}
+        {{- toYaml .Values.livenessProbe | nindent 8 }}
+      readinessProbe:
+        httpGet:
+          path: /readyz
+          port: http
+          scheme: {{ include "imagestream-bridge.scheme" . | upper }}
+        {{- toYaml .Values.readinessProbe | nindent 8 }}
+      {{- with .Values.securityContext }}
+      securityContext:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with .Values.resources }}
+      resources:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      volumeMounts:
+        - name: config
+          mountPath: {{ include "imagestream-bridge.configDir" . }}
+          readOnly: true
+        {{- with include "imagestream-bridge.dataDir" . }}
+        {{- if $.Values.persistence.enabled }}
+        - name: data
+          mountPath: {{ . }}
+        {{- end }}
+        {{- end }}
+        {{- with .Values.extraVolumeMounts }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+  volumes:
+    # config.yaml, secrets/ and tls/ in one projected volume: nested mounts into a
+    # ConfigMap volume are fragile.
+    - name: config
+      projected:
+        sources:
+          - configMap:
+              name: {{ include "imagestream-bridge.fullname" . }}
+              items:
+                - key: config.yaml
+                  path: config.yaml
+          - secret:
+              name: {{ include "imagestream-bridge.secretName" . }}
+              items:
+                {{- range .Values.config.registries }}
+                - key: {{ .name }}-webhook-token
+                  path: secrets/{{ .name }}-webhook-token
+                {{- if .username }}
+                - key: {{ .name }}-password
+                  path: secrets/{{ .name }}-password
+                {{- end }}
+                {{- end }}
+          {{- if .Values.tls.enabled }}
+          - secret:
+              name: {{ .Values.tls.secretName }}
+              items:
+                - key: tls.crt
+                  path: tls/tls.crt
+                - key: tls.key
+                  path: tls/tls.key
+          {{- end }}
+    {{- with .Values.extraVolumes }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with .Values.nodeSelector }}
+  nodeSelector:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.affinity }}
+  affinity:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with .Values.topologySpreadConstraints }}
+  topologySpreadConstraints:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+{{- end }}
