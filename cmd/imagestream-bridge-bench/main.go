@@ -33,25 +33,28 @@ import (
 	"strings"
 	"time"
 
+	"github.com/distribution/distribution/v3/notifications"
+
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
 
 type options struct {
-	images      int
-	events      int
-	burst       int
-	concurrency []int
-	rate        float64
-	paced       time.Duration
-	soak        time.Duration
-	warm        int
-	qps         int
-	keepalive   bool
-	workloads   map[string]bool
-	journals    []bool
-	profileDir  string
-	dataRoot    string
-	quick       bool
+	images       int
+	events       int
+	burst        int
+	concurrency  []int
+	rate         float64
+	paced        time.Duration
+	soak         time.Duration
+	warm         int
+	qps          int
+	keepalive    bool
+	workloads    map[string]bool
+	journals     []bool
+	profileDir   string
+	dataRoot     string
+	quick        bool
+	showEnvelope bool
 }
 
 func main() {
@@ -65,7 +68,7 @@ func run() error {
 	var o options
 	var conc, workloads, journals, childCfg, childProf string
 	flag.IntVar(&o.images, "images", 0, "images M pre-pushed to the registry (default: max(events, burst) capped at 20000; -quick: 600)")
-	flag.IntVar(&o.events, "events", 0, "events K per cold and warm run (default 3000; -quick 300)")
+	flag.IntVar(&o.events, "events", 0, "events K per cold and warm run (default 2000; -quick 300)")
 	flag.IntVar(&o.burst, "burst", 0, "events of the burst (default 20000; -quick 2000)")
 	flag.StringVar(&conc, "concurrency", "1,4,16", "concurrent senders C, comma-separated")
 	flag.Float64Var(&o.rate, "rate", 500, "events per second of the paced (open-loop) runs and the soak")
@@ -79,6 +82,7 @@ func run() error {
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every run into this directory")
 	flag.StringVar(&o.dataRoot, "datadir", "", "where durable journals are created (default: the system temp dir)")
 	flag.BoolVar(&o.quick, "quick", false, "small sizes for a smoke run")
+	flag.BoolVar(&o.showEnvelope, "show-envelope", false, "print one envelope as the bench sends it, and exit")
 	flag.StringVar(&childCfg, "child-bridge", "", "internal: run only the bridge with this config file")
 	flag.StringVar(&childProf, "child-cpuprofile", "", "internal: CPU profile of the child bridge")
 	flag.Parse()
@@ -102,7 +106,7 @@ func run() error {
 			}
 		}
 	}
-	def(&o.events, 3000, 300)
+	def(&o.events, 2000, 300)
 	def(&o.burst, 20000, 2000)
 	def(&o.images, min(max(o.events, o.burst), 20000), 600)
 	defD(&o.paced, 10*time.Second, 2*time.Second)
@@ -146,7 +150,8 @@ type bench struct {
 	fx     *fixture
 	runN   int
 	tmp    string
-	cold   []result // bridge and floor runs of the cold and warm workloads
+	fsync  [2]string // fdatasync probe at the start and the end
+	cold   []result  // bridge and floor runs of the cold and warm workloads
 	paced  []result
 	bursts []burstResult
 }
@@ -181,6 +186,8 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	machineLine := machine()
 	logf("machine: %s", machineLine)
+	fsyncStart := fsyncProbe(b.opts.dataRoot)
+	logf("fdatasync of 4 KiB in the journal directory: %s", fsyncStart)
 	reg, err := sandbox.StartRegistry(ctx, sandbox.Notify{})
 	if err != nil {
 		return err
@@ -195,6 +202,16 @@ func (b *bench) run(ctx context.Context) error {
 	prefillTook := time.Since(t0)
 	logf("pushed %d images in %s", o.images, prefillTook.Round(time.Millisecond))
 
+	if o.showEnvelope {
+		evs, err := b.plan(1, 1)
+		if err != nil {
+			return err
+		}
+		evs[0].stamp(time.Now())
+		fmt.Fprintf(b.out, "POST /notifications/%s\nContent-Type: %s\nAuthorization: Bearer %s\n\n%s\n",
+			registryName, notifications.EventsMediaType, webhookToken, evs[0].body)
+		return nil
+	}
 	maxC := slices.Max(o.concurrency)
 	for _, w := range []string{"cold", "warm"} {
 		if !o.workloads[w] {
@@ -224,6 +241,7 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	}
 	parent := readProcStats(false, true)
+	b.fsync = [2]string{fsyncStart, fsyncProbe(b.opts.dataRoot)}
 	b.report(machineLine, prefillTook, time.Since(began), parent)
 	return ctx.Err()
 }

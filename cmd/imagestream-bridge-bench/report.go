@@ -16,6 +16,7 @@ func (b *bench) report(machineLine string, prefill, total time.Duration, parent 
 	fmt.Fprintf(w, "## imagestream-bridge-bench\n\n")
 	fmt.Fprintf(w, "- command: `%s`\n", strings.Join(args, " "))
 	fmt.Fprintf(w, "- machine: %s\n", machineLine)
+	fmt.Fprintf(w, "- disk: fdatasync after a 4 KiB write in the journal directory: %s at the start, %s at the end\n", b.fsync[0], b.fsync[1])
 	fmt.Fprintf(w, "- registry: distribution v3 in process (in-memory storage, notifications off), %d images pre-pushed in %s (one shared 512-byte layer, distinct configs), spread over %d repositories\n",
 		len(b.fx.images), prefill.Round(time.Millisecond), repos)
 	fmt.Fprintf(w, "- bridge: app.Serve with default settings (workers 8, queueSize 10000, info logs formatted as JSON into io.Discard) except openshift.qps/burst %d (row `defaults`: qps 100, burst 200); journal on = bbolt dataDir; webhook connections: %s\n",

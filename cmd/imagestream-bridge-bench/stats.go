@@ -174,3 +174,27 @@ func loadavg() string {
 	}
 	return "unknown"
 }
+
+// fsyncProbe times 50 fdatasync calls after 4 KiB writes in dir: what one
+// durable journal commit costs at least on this disk right now.
+func fsyncProbe(dir string) string {
+	f, err := os.CreateTemp(dir, "fsync-probe-")
+	if err != nil {
+		return "unknown"
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	buf := make([]byte, 4096)
+	var ds []time.Duration
+	for i := range 50 {
+		if _, err := f.WriteAt(buf, int64(i)*4096); err != nil {
+			return "unknown"
+		}
+		t0 := time.Now()
+		if err := syscall.Fdatasync(int(f.Fd())); err != nil {
+			return "unknown"
+		}
+		ds = append(ds, time.Since(t0))
+	}
+	return fmt.Sprintf("p50 %s, p99 %s", fmtDur(pct(ds, 0.5)), fmtDur(pct(ds, 0.99)))
+}
