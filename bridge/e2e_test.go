@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"testing"
 
-	"github.com/openshift/api/image/docker10"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/openshift/api/image/docker10"
 
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )

@@ -129,4 +129,3 @@ func (s *Server) logRejected(c echo.Context, status int, msg string) {
 	s.log.Warn("request rejected", "status", status, "path", c.Request().URL.Path,
 		"remote", c.Request().RemoteAddr, "reason", msg)
 }
-

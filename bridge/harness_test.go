@@ -27,11 +27,12 @@ const token = "s3cret-token"
 
 // env is a registry, the image-API emulator and a bridge, all real, on loopback.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	api    *sandbox.API
 	reg    *sandbox.Registry
 	url    string // the bridge
 	cfg    *config.Config
+	client *http.Client
 	cancel context.CancelFunc
 	done   chan error
 }
@@ -42,26 +43,45 @@ type envOpts struct {
 	top    string // YAML appended at top level
 	// openshift is YAML appended to the openshift section.
 	openshift string
+	// client, when set, talks to the bridge (with https when scheme is "https").
+	client *http.Client
+	scheme string
+	// quiet discards the bridge's log (fuzz targets may not log through testing.F).
+	quiet bool
+	// tokenFile replaces the inline token of registry "main".
+	tokenFile string
+	// registry, when set, is used instead of starting a plain one.
+	registry *sandbox.Registry
 }
 
-func startEnv(t *testing.T, o envOpts) *env {
+func startEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	e := &env{t: t, api: sandbox.StartAPI()}
+	e := &env{t: t, api: sandbox.StartAPI(), client: http.DefaultClient}
+	if o.client != nil {
+		e.client = o.client
+	}
 	t.Cleanup(e.api.Close)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.url = "http://" + ln.Addr().String()
+	if o.scheme == "" {
+		o.scheme = "http"
+	}
+	e.url = o.scheme + "://" + ln.Addr().String()
 	n := sandbox.Notify{}
 	if o.notify {
 		n = sandbox.Notify{URL: e.url + "/notifications/main", Token: token}
 	}
-	e.reg, err = sandbox.StartRegistry(context.Background(), n)
-	if err != nil {
-		t.Fatal(err)
+	if o.registry != nil {
+		e.reg = o.registry
+	} else {
+		e.reg, err = sandbox.StartRegistry(context.Background(), n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(e.reg.Close)
 	}
-	t.Cleanup(e.reg.Close)
 	if !strings.Contains(o.top, "resyncInterval") {
 		o.top += "\nresyncInterval: 0s"
 	}
@@ -87,17 +107,24 @@ openshift:
   kubeconfig: %q
 %s
 `, ln.Addr().String(), o.top, e.reg.URL, token, indent(o.extra, "    "), e.reg.URL, kc, indent(o.openshift, "  "))
+	if o.tokenFile != "" {
+		yaml = strings.Replace(yaml, "webhookToken: "+token, fmt.Sprintf("webhookTokenFile: %q", o.tokenFile), 1)
+	}
 	e.cfg, err = config.Parse([]byte(yaml))
 	if err != nil {
 		t.Fatalf("config: %v\n%s", err, yaml)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel, e.done = cancel, make(chan error, 1)
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	var logOut io.Writer = testWriter{t}
+	if o.quiet {
+		logOut = io.Discard
+	}
+	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	go func() { e.done <- app.Serve(ctx, e.cfg, log, ln) }()
 	t.Cleanup(e.stop)
 	e.waitFor("bridge ready", func() bool {
-		resp, err := http.Get(e.url + "/readyz")
+		resp, err := e.client.Get(e.url + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -134,7 +161,7 @@ func indent(s, prefix string) string {
 	return strings.Join(lines, "\n")
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -194,7 +221,7 @@ func (e *env) tag(repo, digest, tag string) {
 	}
 }
 
-func randomImage(t *testing.T, layers int, oci bool) v1.Image {
+func randomImage(t testing.TB, layers int, oci bool) v1.Image {
 	t.Helper()
 	img, err := sandbox.RandomImage(layers, oci, "amd64")
 	if err != nil {
@@ -235,7 +262,7 @@ func (e *env) post(registry, auth, contentType string, body []byte) answer {
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e.client.Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -254,7 +281,7 @@ func (e *env) notify(events ...map[string]any) answer {
 // metric returns the value of one sample line of /metrics (0 when absent).
 func (e *env) metric(series string) float64 {
 	e.t.Helper()
-	resp, err := http.Get(e.url + "/metrics")
+	resp, err := e.client.Get(e.url + "/metrics")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -270,7 +297,7 @@ func (e *env) metric(series string) float64 {
 	return 0
 }
 
-func writeFile(t *testing.T, dir, name, content string) string {
+func writeFile(t testing.TB, dir, name, content string) string {
 	t.Helper()
 	p := dir + "/" + name
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {

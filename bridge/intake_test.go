@@ -132,3 +132,25 @@ func TestDuplicateDelivery(t *testing.T) {
 		t.Errorf("history %v, want one entry", h)
 	}
 }
+
+// FuzzNotifyHandler posts arbitrary bodies to a running bridge: every answer
+// is a defined status and the service stays healthy.
+func FuzzNotifyHandler(f *testing.F) {
+	for _, s := range []string{`{"events":[]}`, `{"events":[{"action":"push","target":{"tag":"v1"}}]}`, `{`, `null`, `{"events":[{"timestamp":"x"}]}`} {
+		f.Add([]byte(s))
+	}
+	e := startEnv(f, envOpts{quiet: true})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e.t = t
+		a := e.post("main", "Bearer "+token, eventsType, body)
+		switch a.status {
+		case 200, 202, 400, 413:
+		default:
+			t.Fatalf("status %d for %q: %s", a.status, body, a.body)
+		}
+		if !strings.HasPrefix(a.body, "{") {
+			t.Fatalf("answer is not JSON: %q", a.body)
+		}
+		e.t = f
+	})
+}

@@ -7,8 +7,8 @@ import (
 	"time"
 
 	imagev1 "github.com/openshift/api/image/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"golang.org/x/time/rate"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/imagestream-bridge/imagestream-bridge/journal"
 )

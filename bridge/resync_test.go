@@ -25,8 +25,8 @@ func TestResyncRepairsLostEvents(t *testing.T) {
 	e.waitTag("rs", "app", "stable", staleOld)
 	staleNew := e.push("rs/app", "stable", randomImage(t, 1, false)) // lost: stream still says staleOld
 	missing := e.push("rs/app", "v2", randomImage(t, 2, true))       // lost
-	idx := e.push("rs/multi", "latest", mustIndex(t))                 // lost
-	e.push("deep/a/b", "x", randomImage(t, 1, false))                  // unmapped: never planned
+	idx := e.push("rs/multi", "latest", mustIndex(t))                // lost
+	e.push("deep/a/b", "x", randomImage(t, 1, false))                // unmapped: never planned
 	before := e.api.MappingCount.Load()
 
 	cfgFile := writeFile(t, t.TempDir(), "config.yaml", fmt.Sprintf(`

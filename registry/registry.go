@@ -168,6 +168,10 @@ func (c *Client) manifest(ctx context.Context, repository, dgst string) (string,
 	v, err, _ := c.flight.Do("m"+repository+"@"+dgst, func() (any, error) {
 		start := time.Now()
 		desc, err := c.puller.Get(ctx, ref)
+		if err != nil && strings.Contains(err.Error(), "does not match requested digest") {
+			// go-containerregistry verifies digest references itself, with an untyped error.
+			err = fmt.Errorf("%w: %v", ErrDigestMismatch, err)
+		}
 		if err == nil && desc.Digest.String() != dgst {
 			err = fmt.Errorf("%w: manifest %s hashed to %s", ErrDigestMismatch, dgst, desc.Digest)
 		}

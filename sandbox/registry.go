@@ -5,6 +5,7 @@ package sandbox
 
 import (
 	"context"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,7 +26,9 @@ type Registry struct {
 	// URL is http://127.0.0.1:PORT.
 	URL string
 	// Host is 127.0.0.1:PORT.
-	Host   string
+	Host string
+	// CAPEM is the certificate of a TLS registry (nil for plain HTTP).
+	CAPEM  []byte
 	server *httptest.Server
 	app    *handlers.App
 }
@@ -41,6 +44,16 @@ type Notify struct {
 // StartRegistry starts a registry; with n.URL set, it sends push
 // notifications (blobs and pulls filtered out, as docs/registry.md advises).
 func StartRegistry(ctx context.Context, n Notify) (*Registry, error) {
+	return startRegistry(ctx, n, false)
+}
+
+// StartRegistryTLS starts a registry serving HTTPS with a self-signed
+// certificate; CAPEM is set to that certificate.
+func StartRegistryTLS(ctx context.Context, n Notify) (*Registry, error) {
+	return startRegistry(ctx, n, true)
+}
+
+func startRegistry(ctx context.Context, n Notify, useTLS bool) (*Registry, error) {
 	quietOnce.Do(func() { logrus.SetOutput(io.Discard) })
 	cfg := &configuration.Configuration{}
 	cfg.Storage = configuration.Storage{
@@ -72,8 +85,15 @@ func StartRegistry(ctx context.Context, n Notify) (*Registry, error) {
 		cfg.Notifications.Endpoints = []configuration.Endpoint{ep}
 	}
 	app := handlers.NewApp(ctx, cfg)
-	srv := httptest.NewServer(app)
-	return &Registry{URL: srv.URL, Host: srv.Listener.Addr().String(), server: srv, app: app}, nil
+	r := &Registry{app: app}
+	if useTLS {
+		r.server = httptest.NewTLSServer(app)
+		r.CAPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.server.Certificate().Raw})
+	} else {
+		r.server = httptest.NewServer(app)
+	}
+	r.URL, r.Host = r.server.URL, r.server.Listener.Addr().String()
+	return r, nil
 }
 
 // Close stops the registry.

@@ -1,8 +1,11 @@
 package sandbox
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -178,4 +181,22 @@ func PushByDigest(host, repo string, img v1.Image, opts ...remote.Option) (strin
 		return "", err
 	}
 	return d.String(), remote.Write(ref, img, opts...)
+}
+
+// PushTLS is Push to a registry serving HTTPS with a certificate from roots.
+func PushTLS(host, repo, tag string, img remote.Taggable, roots *x509.CertPool) error {
+	base := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}}
+	return Push(host, repo, tag, img, remote.WithTransport(httpsOnly{base}))
+}
+
+// httpsOnly upgrades every request to https: go-containerregistry assumes
+// plain HTTP for loopback registries.
+type httpsOnly struct{ next http.RoundTripper }
+
+func (h httpsOnly) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.URL.Scheme != "https" {
+		r = r.Clone(r.Context())
+		r.URL.Scheme = "https"
+	}
+	return h.next.RoundTrip(r)
 }
