@@ -104,4 +104,3 @@ func runConfig(args []string, stdout io.Writer) error {
 	}
 	return cfg.Write(stdout)
 }
-
