@@ -6,7 +6,7 @@ BIN      ?= bin/imagestream-bridge
 IMAGE    ?= imagestream-bridge:$(VERSION)
 TESTFLAGS ?= -race -timeout 15m
 
-.PHONY: all build test vet demo bench fuzz image clean
+.PHONY: all build test vet demo bench fuzz image clean promcheck
 
 all: build
 
@@ -32,3 +32,13 @@ BENCHFLAGS ?=
 bench:
 	$(GO) build -o $(BENCH_BIN) ./cmd/imagestream-bridge-bench
 	$(BENCH_BIN) $(BENCHFLAGS)
+
+# image builds the container image (Dockerfile: static binary on distroless, nonroot).
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+# promcheck validates the chart's alert rules with promtool and evaluates every dashboard
+# and alert expression on a real Prometheus scraping a real bridge (installs Debian's
+# prometheus package when missing, as root).
+promcheck:
+	GO=$(GO) bash hack/promcheck/promcheck.sh
