@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"strconv"
 	"time"
@@ -95,6 +96,9 @@ func New(cfg *config.Config, api *API, store journal.Store, m *metrics.Metrics, 
 		Initial: cfg.Retry.InitialBackoff.Duration, Max: cfg.Retry.MaxBackoff.Duration,
 	})
 	if len(pending) > 0 {
+		for _, j := range pending {
+			j.Verify = true
+		}
 		log.Info("journal replay", "pending", len(pending))
 		b.pipeline.PushBacklog(pending)
 	}
@@ -117,9 +121,13 @@ func (b *Bridge) apply(ctx context.Context, j *journal.Job) error {
 	if !ok {
 		return fmt.Errorf("%w: registry %q is no longer configured", registry.ErrInvalidName, j.Registry)
 	}
-	if j.Source == "resync" {
-		// A notification may have moved the tag on after reconciliation looked.
+	if j.Verify && !b.pipeline.hasLater(j) {
+		// A push may have moved the tag on since this job was planned or journaled:
+		// applying it now would move the tag back.
 		now, err := src.client.Resolve(ctx, j.Repository, j.Tag)
+		if registry.StatusCode(err) == http.StatusNotFound {
+			return errSkipStale
+		}
 		if err != nil {
 			return inStage("fetch", err)
 		}

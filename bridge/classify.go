@@ -29,8 +29,8 @@ func inStage(stage string, err error) error {
 	return &stageError{stage: stage, err: err}
 }
 
-// errSkipStale marks a resync job whose tag moved on before it was applied.
-var errSkipStale = errors.New("tag moved on since reconciliation planned it")
+// errSkipStale marks a verified job whose tag moved on before it was applied.
+var errSkipStale = errors.New("tag moved on since the event was planned or journaled")
 
 // classify is the one place that decides retry versus permanent failure.
 func classify(err error) Outcome {
@@ -43,6 +43,8 @@ func classify(err error) Outcome {
 	retry := func(reason string) Outcome { o.Retry, o.Reason = true, reason; return o }
 
 	switch {
+	case errors.Is(err, errSkipStale):
+		return Outcome{Err: err} // done: nothing to apply
 	case errors.Is(err, context.DeadlineExceeded):
 		return retry("timeout")
 	case errors.Is(err, context.Canceled):

@@ -232,3 +232,41 @@ func TestOrderPerTagUnderConcurrency(t *testing.T) {
 }
 
 var _ = io.Discard
+
+// TestRecoveredEventNeverMovesATagBack journals an event, stops before it is
+// applied, lets the tag move on elsewhere (another replica, after failover),
+// then restarts on the old journal: the recovered event must not win.
+func TestRecoveredEventNeverMovesATagBack(t *testing.T) {
+	dataDir := t.TempDir()
+	first := startEnv(t, envOpts{top: fmt.Sprintf("dataDir: %q\nworkers: 1", dataDir)})
+	api, reg := first.api, first.reg
+	old := first.push("fo/app", "prod", randomImage(t, 1, false))
+	other := first.push("fo/app", "keep", randomImage(t, 1, false))
+	api.Inject(&emulator.Fault{PathContains: "imagestreammappings", Delay: 10 * time.Second})
+	if a := first.notify(event("fo1", "fo/app", "prod", old, schema2)); a.status != 202 {
+		t.Fatal(a.body)
+	}
+	if a := first.notify(event("fo2", "fo/app", "keep", other, schema2)); a.status != 202 {
+		t.Fatal(a.body)
+	}
+	first.stop() // the slow mapping is abandoned at the shutdown deadline: both stay journaled
+	api.ClearFaults()
+	if api.MappingCount.Load() != 0 {
+		t.Fatal("mapped before the stop: the test proves nothing")
+	}
+
+	// Meanwhile the tag moves on and another replica maps it.
+	newer := first.push("fo/app", "prod", randomImage(t, 2, false))
+	second := startEnv(t, envOpts{api: api, registry: reg})
+	second.notify(event("fo3", "fo/app", "prod", newer, schema2))
+	second.waitTag("fo", "app", "prod", newer)
+	second.stop()
+
+	// The old replica comes back with its journal.
+	third := startEnv(t, envOpts{api: api, registry: reg, top: fmt.Sprintf("dataDir: %q", dataDir)})
+	third.waitTag("fo", "app", "keep", other) // the still-current recovered event is applied
+	time.Sleep(200 * time.Millisecond)
+	if h := api.TagHistory("fo", "app", "prod"); len(h) != 1 || h[0] != newer {
+		t.Errorf("prod history %v: the recovered event moved the tag back (want [%s])", h, newer)
+	}
+}

@@ -50,17 +50,22 @@ type envOpts struct {
 	quiet bool
 	// tokenFile replaces the inline token of registry "main".
 	tokenFile string
+	// api, when set, is used instead of starting a fresh emulator.
+	api *sandbox.API
 	// registry, when set, is used instead of starting a plain one.
 	registry *sandbox.Registry
 }
 
 func startEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	e := &env{t: t, api: sandbox.StartAPI(), client: http.DefaultClient}
+	e := &env{t: t, api: o.api, client: http.DefaultClient}
 	if o.client != nil {
 		e.client = o.client
 	}
-	t.Cleanup(e.api.Close)
+	if e.api == nil {
+		e.api = sandbox.StartAPI()
+		t.Cleanup(e.api.Close)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -118,6 +118,14 @@ func (p *Pipeline) Push(jobs ...*journal.Job) {
 	}
 }
 
+// hasLater reports whether another job of j's tag is queued behind it.
+func (p *Pipeline) hasLater(j *journal.Job) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l, ok := p.lanes[j.Key()]
+	return ok && len(l.jobs) > 1
+}
+
 // PushBacklog schedules jobs read back from the journal, claiming room without a bound.
 func (p *Pipeline) PushBacklog(jobs []*journal.Job) {
 	p.queued.Add(int64(len(jobs)))

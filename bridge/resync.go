@@ -138,7 +138,7 @@ func (b *Bridge) Resync(ctx context.Context, dryRun bool) ([]Drift, error) {
 		jobs = append(jobs, &journal.Job{
 			ID:       fmt.Sprintf("resync:%s/%s:%s@%s", d.Namespace, d.Stream, d.Tag, d.Digest),
 			Registry: d.Registry, Repository: d.Repository, Namespace: d.Namespace, Stream: d.Stream,
-			Tag: d.Tag, Digest: d.Digest, PushedAt: time.Now().UTC(), Source: "resync",
+			Tag: d.Tag, Digest: d.Digest, PushedAt: time.Now().UTC(), Source: "resync", Verify: true,
 		})
 	}
 	queued := 0

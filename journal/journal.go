@@ -33,6 +33,11 @@ type Job struct {
 	PushedAt   time.Time `json:"pushedAt"`
 	// Source is notification, resync or replay.
 	Source string `json:"source"`
+	// Verify makes the job re-check, right before it applies, that the tag still
+	// points at Digest (unless a later event of the same tag is queued behind it).
+	// Set for reconciliation jobs and for jobs recovered from the journal at start,
+	// which may be older than what another replica applied meanwhile.
+	Verify bool `json:"verify,omitempty"`
 }
 
 // Key is the unit of ordering: events of one tag apply in order.
