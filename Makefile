@@ -42,3 +42,10 @@ image:
 # prometheus package when missing, as root).
 promcheck:
 	GO=$(GO) bash hack/promcheck/promcheck.sh
+
+# fuzz runs each fuzz target for FUZZTIME (CI runs only their seed corpora, in make test).
+FUZZTIME ?= 30s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEnvelope$$' -fuzztime $(FUZZTIME) ./bridge/
+	$(GO) test -run '^$$' -fuzz '^FuzzNotifyHandler$$' -fuzztime $(FUZZTIME) ./bridge/
+	$(GO) test -run '^$$' -fuzz '^FuzzBuild$$' -fuzztime $(FUZZTIME) ./bridge/mapping/
