@@ -135,20 +135,11 @@ func (b *Bridge) apply(ctx context.Context, j *journal.Job) error {
 			return errSkipStale
 		}
 	}
-	content, err := src.client.Fetch(ctx, j.Repository, j.Digest, mapping.IsImageManifest)
-	if err != nil {
-		return inStage("fetch", err)
-	}
-	ism, err := mapping.Build(mapping.Input{
-		Namespace: j.Namespace, Stream: j.Stream, Tag: j.Tag,
-		ReferenceHost: src.cfg.ReferenceHost, Digest: j.Digest, MediaType: content.MediaType,
-		Manifest: content.Manifest, Config: content.Config,
-		Managed: b.cfg.OpenShift.ManagedImages, Now: b.now,
-	})
+	ism, err := b.fetchAndBuild(ctx, src, j, j.Digest)
 	if err != nil {
 		return err
 	}
-	if b.cfg.OpenShift.CreateChildImages && mapping.IsList(content.MediaType) {
+	if b.cfg.OpenShift.CreateChildImages && mapping.IsList(ism.Image.DockerImageManifestMediaType) {
 		if err := b.createChildren(ctx, src, j, ism); err != nil {
 			return err
 		}
@@ -165,19 +156,25 @@ func (b *Bridge) apply(ctx context.Context, j *journal.Job) error {
 	return inStage("api", err)
 }
 
+// fetchAndBuild fetches digest from j's repository and builds its mapping for j's tag.
+func (b *Bridge) fetchAndBuild(ctx context.Context, src *source, j *journal.Job, digest string) (*imagev1.ImageStreamMapping, error) {
+	content, err := src.client.Fetch(ctx, j.Repository, digest, mapping.IsImageManifest)
+	if err != nil {
+		return nil, inStage("fetch", err)
+	}
+	return mapping.Build(mapping.Input{
+		Namespace: j.Namespace, Stream: j.Stream, Tag: j.Tag,
+		ReferenceHost: src.cfg.ReferenceHost, Digest: digest, MediaType: content.MediaType,
+		Manifest: content.Manifest, Config: content.Config,
+		Managed: b.cfg.OpenShift.ManagedImages, Now: b.now,
+	})
+}
+
 // createChildren creates the Image of each child of a list, as OpenShift's
 // PreserveOriginal import does, so every platform can be pulled by digest.
 func (b *Bridge) createChildren(ctx context.Context, src *source, j *journal.Job, list *imagev1.ImageStreamMapping) error {
 	for _, child := range list.Image.DockerImageManifests {
-		content, err := src.client.Fetch(ctx, j.Repository, child.Digest, mapping.IsImageManifest)
-		if err != nil {
-			return inStage("fetch", err)
-		}
-		m, err := mapping.Build(mapping.Input{
-			Namespace: j.Namespace, Stream: j.Stream, Tag: j.Tag,
-			ReferenceHost: src.cfg.ReferenceHost, Digest: child.Digest, MediaType: content.MediaType,
-			Manifest: content.Manifest, Config: content.Config, Managed: b.cfg.OpenShift.ManagedImages, Now: b.now,
-		})
+		m, err := b.fetchAndBuild(ctx, src, j, child.Digest)
 		if err != nil {
 			return err
 		}

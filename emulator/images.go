@@ -89,6 +89,19 @@ func validateImage(img *imagev1.Image, ip *field.Path) field.ErrorList {
 	return errs
 }
 
+// sameNamespace defaults an object's namespace to the URL's and answers 400 when they differ.
+func sameNamespace(w http.ResponseWriter, objNS *string, urlNS string) bool {
+	if *objNS == "" {
+		*objNS = urlNS
+		return true
+	}
+	if *objNS != urlNS {
+		writeError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
+		return false
+	}
+	return true
+}
+
 func (e *Emulator) createMapping(w http.ResponseWriter, r *http.Request) {
 	ns := r.PathValue("ns")
 	var m imagev1.ImageStreamMapping
@@ -96,10 +109,7 @@ func (e *Emulator) createMapping(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if m.Namespace == "" {
-		m.Namespace = ns
-	} else if m.Namespace != ns {
-		writeError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
+	if !sameNamespace(w, &m.Namespace, ns) {
 		return
 	}
 	gk := schema.GroupKind{Group: group, Kind: "ImageStreamMapping"}
@@ -240,10 +250,7 @@ func (e *Emulator) createStream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if s.Namespace == "" {
-		s.Namespace = ns
-	} else if s.Namespace != ns {
-		writeError(w, apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request"))
+	if !sameNamespace(w, &s.Namespace, ns) {
 		return
 	}
 	if !streamNameRE.MatchString(s.Name) || len(s.Name) > 255 {

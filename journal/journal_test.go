@@ -1,0 +1,136 @@
+package journal
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+)
+
+func jobs(n int, tag string) []*Job {
+	out := make([]*Job, n)
+	for i := range out {
+		out[i] = &Job{ID: fmt.Sprintf("%s-%d", tag, i), Namespace: "ns", Stream: "s", Tag: tag, Digest: "sha256:x"}
+	}
+	return out
+}
+
+// TestBoltSurvivesReopen appends concurrently, marks some done and one
+// failed, reopens the file and finds exactly the rest, in order.
+func TestBoltSurvivesReopen(t *testing.T) {
+	dir := t.TempDir()
+	b, err := OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	all := make([][]*Job, 8)
+	for i := range all {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			all[i] = jobs(25, fmt.Sprint(i))
+			if err := b.Append(context.Background(), all[i]); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	seen := map[uint64]bool{}
+	for _, js := range all {
+		for _, j := range js {
+			if j.Seq == 0 || seen[j.Seq] {
+				t.Fatalf("sequence %d missing or repeated", j.Seq)
+			}
+			seen[j.Seq] = true
+		}
+	}
+	for _, j := range all[0] {
+		b.Done(j.Seq)
+	}
+	failed := all[1][0]
+	if err := b.Fail(Failed{Job: *failed, Reason: "forbidden"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b, err = OpenBolt(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	pending, err := b.Pending()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pending) != 8*25-25-1 {
+		t.Fatalf("%d pending after reopen, want %d", len(pending), 8*25-26)
+	}
+	for i := 1; i < len(pending); i++ {
+		if pending[i-1].Seq >= pending[i].Seq {
+			t.Fatal("pending not in sequence order")
+		}
+	}
+	list, _ := b.FailedList()
+	if len(list) != 1 || list[0].ID != failed.ID || list[0].Reason != "forbidden" {
+		t.Fatalf("failed list %+v", list)
+	}
+	replayed, err := b.Replay(nil)
+	if err != nil || len(replayed) != 1 || replayed[0].Source != "replay" || replayed[0].Seq <= pending[len(pending)-1].Seq {
+		t.Fatalf("replay %+v %v", replayed, err)
+	}
+	if list, _ := b.FailedList(); len(list) != 0 {
+		t.Error("replayed entry still in the failed list")
+	}
+	if p, _ := b.Pending(); len(p) != len(pending)+1 {
+		t.Errorf("replayed job not pending: %d", len(p))
+	}
+	if b.Size() == 0 || !b.Durable() {
+		t.Error("size or durability wrong")
+	}
+}
+
+func TestBoltClosedRefusesAppends(t *testing.T) {
+	b, err := OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	if err := b.Append(context.Background(), jobs(1, "x")); err != ErrClosed {
+		t.Errorf("append after close: %v", err)
+	}
+}
+
+func TestMemoryFailedListIsBounded(t *testing.T) {
+	m := NewMemory()
+	js := jobs(maxFailed+5, "t")
+	m.Append(context.Background(), js)
+	for _, j := range js {
+		m.Fail(Failed{Job: *j, Reason: "x"})
+	}
+	list, _ := m.FailedList()
+	if len(list) != maxFailed || list[0].Seq != 6 {
+		t.Errorf("failed list %d entries from seq %d, want %d from 6", len(list), list[0].Seq, maxFailed)
+	}
+	r, _ := m.Replay([]uint64{6, 7})
+	if len(r) != 2 {
+		t.Errorf("replayed %d", len(r))
+	}
+}
+
+func BenchmarkBoltAppendParallel(b *testing.B) {
+	st, err := OpenBolt(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := st.Append(context.Background(), jobs(1, "b")); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
