@@ -221,35 +221,35 @@ func TestAllFeatures(t *testing.T) {
 		t.Error("StatefulSet rendered without persistence")
 	}
 
-	// Secrets and TLS files come from one projected volume.
-	var paths []string
+	// config.yaml is one file; secrets/ and tls/ are whole directories (no nested mounts).
+	var mounts, volumes []string
+	for _, vm := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+		mounts = append(mounts, vm.Name+"->"+vm.MountPath+"/"+vm.SubPath)
+		if !vm.ReadOnly {
+			t.Errorf("volume %s mounted writable", vm.Name)
+		}
+	}
 	for _, v := range d.Spec.Template.Spec.Volumes {
-		if v.Projected == nil {
-			continue
-		}
-		for _, s := range v.Projected.Sources {
-			switch {
-			case s.Secret != nil:
-				for _, it := range s.Secret.Items {
-					paths = append(paths, s.Secret.Name+":"+it.Key+"->"+it.Path)
-				}
-			case s.ConfigMap != nil:
-				for _, it := range s.ConfigMap.Items {
-					paths = append(paths, s.ConfigMap.Name+":"+it.Key+"->"+it.Path)
-				}
-			}
+		switch {
+		case v.ConfigMap != nil:
+			volumes = append(volumes, v.Name+":configmap:"+v.ConfigMap.Name)
+		case v.Secret != nil:
+			volumes = append(volumes, v.Name+":secret:"+v.Secret.SecretName)
+		default:
+			volumes = append(volumes, v.Name+":other")
 		}
 	}
-	wantPaths := []string{
-		fullname + ":config.yaml->config.yaml",
-		fullname + "-secrets:main-webhook-token->secrets/main-webhook-token",
-		fullname + "-secrets:main-password->secrets/main-password",
-		fullname + "-secrets:mirror-webhook-token->secrets/mirror-webhook-token",
-		"isb-tls:tls.crt->tls/tls.crt",
-		"isb-tls:tls.key->tls/tls.key",
+	wantMounts := []string{
+		"config->/etc/imagestream-bridge/config.yaml/config.yaml",
+		"secrets->/etc/imagestream-bridge/secrets/",
+		"tls->/etc/imagestream-bridge/tls/",
 	}
-	if diff := cmp.Diff(wantPaths, paths); diff != "" {
-		t.Errorf("projected files (-want +got):\n%s", diff)
+	wantVolumes := []string{"config:configmap:" + fullname, "secrets:secret:" + fullname + "-secrets", "tls:secret:isb-tls"}
+	if diff := cmp.Diff(wantMounts, mounts); diff != "" {
+		t.Errorf("volume mounts (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(wantVolumes, volumes); diff != "" {
+		t.Errorf("volumes (-want +got):\n%s", diff)
 	}
 	sec := typed[corev1.Secret](t, m.mustFind(t, "Secret", fullname+"-secrets"))
 	if string(sec.Data["main-webhook-token"]) != "token-of-main" || string(sec.Data["main-password"]) != "password-of-main" ||
@@ -367,6 +367,7 @@ func TestRenderFails(t *testing.T) {
 func TestRenderVariants(t *testing.T) {
 	for _, tc := range []struct{ name, values string }{
 		{"existing secret", "existingSecret: bridge-secrets\nconfig:\n  registries:\n    - {name: main, url: 'http://r:5000', username: u}"},
+		{"existing secret with a docker config", "existingSecret: bridge-secrets\nconfig:\n  registries:\n    - {name: main, url: 'https://r:5000', dockerConfigFile: /etc/imagestream-bridge/secrets/main-dockerconfig.json}"},
 		{"dataDir on an extra volume", "config: {dataDir: /data}\nextraVolumes: [{name: data, emptyDir: {}}]\nextraVolumeMounts: [{name: data, mountPath: /data}]"},
 		{"no rbac, existing service account", "rbac: {create: false}\nserviceAccount: {create: false, name: bridge}"},
 		{"pdb minAvailable", "podDisruptionBudget: {enabled: true, minAvailable: 1}"},
@@ -383,6 +384,10 @@ func TestRenderVariants(t *testing.T) {
 				}
 				if cfg.Registries[0].PasswordFile == "" {
 					t.Error("no passwordFile for a registry with a username")
+				}
+			case "existing secret with a docker config":
+				if !strings.HasSuffix(cfg.Registries[0].DockerConfigFile, "/secrets/main-dockerconfig.json") {
+					t.Errorf("dockerConfigFile %q", cfg.Registries[0].DockerConfigFile)
 				}
 			case "image digest":
 				d := typed[appsv1.Deployment](t, m.mustFind(t, "Deployment", fullname))

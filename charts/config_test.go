@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -19,9 +20,10 @@ import (
 const configDir = "/etc/imagestream-bridge/"
 
 // renderedConfig loads the rendered config.yaml with config.Parse, as the binary would in
-// the pod: every file of the pod's projected config volume is written to a temporary
-// directory (secrets with the rendered Secret's contents) and paths are moved there, so a
-// config that names a file the pod would not have fails here.
+// the pod: the files of the pod's volumes under /etc/imagestream-bridge are written to a
+// temporary directory (a chart-made Secret's keys with their contents) and the config's
+// paths are moved there, so a config that names a file the pod would not have fails here.
+// With an existingSecret, whose keys are unknown, the files the config names in it are made up.
 func renderedConfig(t *testing.T, m manifests) *config.Config {
 	t.Helper()
 	cm := typed[corev1.ConfigMap](t, m.mustFind(t, "ConfigMap", fullname))
@@ -30,46 +32,61 @@ func renderedConfig(t *testing.T, m manifests) *config.Config {
 		t.Fatal("ConfigMap has no config.yaml")
 	}
 	pod := podSpec(t, m)
-	secrets := map[string]map[string][]byte{}
+	rendered := map[string]map[string][]byte{}
 	for _, o := range m.objects {
 		if o.GetKind() == "Secret" {
-			secrets[o.GetName()] = typed[corev1.Secret](t, o).Data
+			rendered[o.GetName()] = typed[corev1.Secret](t, o).Data
 		}
+	}
+	volumes := map[string]corev1.Volume{}
+	for _, v := range pod.Volumes {
+		volumes[v.Name] = v
 	}
 	dir := t.TempDir()
-	var mountPath string
-	for _, vm := range pod.Containers[0].VolumeMounts {
-		if vm.Name == "config" {
-			mountPath = strings.TrimSuffix(vm.MountPath, "/") + "/"
+	write := func(rel string, content []byte) {
+		t.Helper()
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, content, 0o600); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if mountPath != configDir {
-		t.Fatalf("config volume mounted at %q, want %q", mountPath, configDir)
-	}
-	for _, v := range pod.Volumes {
-		if v.Name != "config" || v.Projected == nil {
+	sawConfig := false
+	for _, vm := range pod.Containers[0].VolumeMounts {
+		rel, under := strings.CutPrefix(vm.MountPath, configDir)
+		if !under {
 			continue
 		}
-		for _, src := range v.Projected.Sources {
-			if src.Secret == nil {
-				continue
+		v := volumes[vm.Name]
+		switch {
+		case v.ConfigMap != nil:
+			if vm.MountPath != configDir+"config.yaml" || vm.SubPath != "config.yaml" || v.ConfigMap.Name != fullname {
+				t.Fatalf("config mounted as %+v from %+v", vm, v)
 			}
-			for _, it := range src.Secret.Items {
-				content := []byte("not-a-real-secret")
-				if data, ok := secrets[src.Secret.Name]; ok {
-					if content, ok = data[it.Key]; !ok {
-						t.Fatalf("projected volume wants key %q of Secret %s, which lacks it", it.Key, src.Secret.Name)
-					}
-				}
-				p := filepath.Join(dir, it.Path)
-				if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(p, content, 0o600); err != nil {
-					t.Fatal(err)
+			sawConfig = true
+		case v.Secret != nil && len(v.Secret.Items) > 0:
+			for _, it := range v.Secret.Items {
+				write(filepath.Join(rel, it.Path), []byte("not-a-real-secret"))
+			}
+		case v.Secret != nil:
+			data, ok := rendered[v.Secret.SecretName]
+			if !ok { // an existing Secret: make up the files the config expects in it
+				data = map[string][]byte{}
+				for _, f := range regexp.MustCompile(regexp.QuoteMeta(vm.MountPath)+`/([^\s"']+)`).FindAllStringSubmatch(raw, -1) {
+					data[f[1]] = []byte("not-a-real-secret")
 				}
 			}
+			for key, content := range data {
+				write(filepath.Join(rel, key), content)
+			}
+		default:
+			t.Fatalf("unexpected volume %+v under %s", v, configDir)
 		}
+	}
+	if !sawConfig {
+		t.Fatal("config.yaml is not mounted")
 	}
 	t.Setenv("POD_NAMESPACE", releaseNS)
 	cfg, err := config.Parse([]byte(strings.ReplaceAll(raw, configDir, dir+"/")))

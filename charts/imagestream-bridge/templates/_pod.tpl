@@ -72,9 +72,19 @@ spec:
         {{- toYaml . | nindent 8 }}
       {{- end }}
       volumeMounts:
+        # config.yaml as a single file, so that secrets/ and tls/ are not mounts nested in another volume.
         - name: config
-          mountPath: {{ include "imagestream-bridge.configDir" . }}
+          mountPath: {{ include "imagestream-bridge.configDir" . }}/config.yaml
+          subPath: config.yaml
           readOnly: true
+        - name: secrets
+          mountPath: {{ include "imagestream-bridge.secretDir" . }}
+          readOnly: true
+        {{- if .Values.tls.enabled }}
+        - name: tls
+          mountPath: {{ include "imagestream-bridge.tlsDir" . }}
+          readOnly: true
+        {{- end }}
         {{- with include "imagestream-bridge.dataDir" . }}
         {{- if $.Values.persistence.enabled }}
         - name: data
@@ -85,36 +95,25 @@ spec:
         {{- toYaml . | nindent 8 }}
         {{- end }}
   volumes:
-    # config.yaml, secrets/ and tls/ in one projected volume: nested mounts into a
-    # ConfigMap volume are fragile.
     - name: config
-      projected:
-        sources:
-          - configMap:
-              name: {{ include "imagestream-bridge.fullname" . }}
-              items:
-                - key: config.yaml
-                  path: config.yaml
-          - secret:
-              name: {{ include "imagestream-bridge.secretName" . }}
-              items:
-                {{- range .Values.config.registries }}
-                - key: {{ .name }}-webhook-token
-                  path: secrets/{{ .name }}-webhook-token
-                {{- if .username }}
-                - key: {{ .name }}-password
-                  path: secrets/{{ .name }}-password
-                {{- end }}
-                {{- end }}
-          {{- if .Values.tls.enabled }}
-          - secret:
-              name: {{ .Values.tls.secretName }}
-              items:
-                - key: tls.crt
-                  path: tls/tls.crt
-                - key: tls.key
-                  path: tls/tls.key
-          {{- end }}
+      configMap:
+        name: {{ include "imagestream-bridge.fullname" . }}
+    # Every key of the Secret is a file in secrets/: the webhook tokens (REGISTRY-webhook-token), the
+    # passwords (REGISTRY-password) and, with existingSecret, any other file the config names there.
+    # Updates reach the files without a restart (token rotation).
+    - name: secrets
+      secret:
+        secretName: {{ include "imagestream-bridge.secretName" . }}
+    {{- if .Values.tls.enabled }}
+    - name: tls
+      secret:
+        secretName: {{ .Values.tls.secretName }}
+        items:
+          - key: tls.crt
+            path: tls.crt
+          - key: tls.key
+            path: tls.key
+    {{- end }}
     {{- with .Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
