@@ -12,7 +12,6 @@ import (
 // The exact API calls of bridge/openshift.go, bridge/resync.go and app/serve.go (leases).
 const (
 	mappingsCreate = "image.openshift.io/imagestreammappings:create"
-	streamsGet     = "image.openshift.io/imagestreams:get"
 	streamsList    = "image.openshift.io/imagestreams:list"
 	streamsCreate  = "image.openshift.io/imagestreams:create"
 	imagesCreate   = "image.openshift.io/images:create"
@@ -94,7 +93,7 @@ func granted(t *testing.T, m manifests) grants {
 
 func TestRBACVerbs(t *testing.T) {
 	sorted := func(s ...string) []string { sort.Strings(s); return s }
-	namespaced := sorted(mappingsCreate, streamsGet, streamsList, streamsCreate)
+	namespaced := sorted(mappingsCreate, streamsList, streamsCreate)
 	for _, tc := range []struct {
 		name, values string
 		want         grants
@@ -103,10 +102,10 @@ func TestRBACVerbs(t *testing.T) {
 			"ClusterRole/": namespaced,
 		}},
 		{"streams not created", "config: {openshift: {createImageStreams: false}}", grants{
-			"ClusterRole/": sorted(mappingsCreate, streamsGet, streamsList),
+			"ClusterRole/": sorted(mappingsCreate, streamsList),
 		}},
 		{"child images", "config: {openshift: {createChildImages: true}}", grants{
-			"ClusterRole/": sorted(mappingsCreate, streamsGet, streamsList, streamsCreate, imagesCreate),
+			"ClusterRole/": sorted(mappingsCreate, streamsList, streamsCreate, imagesCreate),
 		}},
 		{"leader election", "config: {leaderElection: {enabled: true}}", grants{
 			"ClusterRole/":      namespaced,
@@ -117,7 +116,7 @@ func TestRBACVerbs(t *testing.T) {
 			"Role/team-b": namespaced,
 		}},
 		{"namespaced, child images, no stream creation", "rbac: {namespaces: [team-a]}\nconfig: {openshift: {createChildImages: true, createImageStreams: false}}", grants{
-			"Role/team-a":  sorted(mappingsCreate, streamsGet, streamsList),
+			"Role/team-a":  sorted(mappingsCreate, streamsList),
 			"ClusterRole/": sorted(imagesCreate),
 		}},
 		{"all features", allFeatures, grants{

@@ -35,8 +35,8 @@ type Config struct {
 	QueueSize int `json:"queueSize"`
 	// Workers is how many tags are applied in parallel. Default 8.
 	Workers int `json:"workers"`
-	// ResyncInterval is how often serve reconciles registry tags with image streams; 0 disables. Default 10m.
-	ResyncInterval Duration `json:"resyncInterval"`
+	// ResyncInterval is how often serve reconciles registry tags with image streams; "0s" disables. Default 10m.
+	ResyncInterval *Duration `json:"resyncInterval"`
 	// ShutdownTimeout bounds graceful shutdown. Default 20s.
 	ShutdownTimeout Duration `json:"shutdownTimeout"`
 	// TLS serves the listener over HTTPS when certFile and keyFile are set.
@@ -223,6 +223,9 @@ func (c *Config) setDefaults() {
 		c.Workers = 8
 	}
 	defD(&c.ShutdownTimeout, 20*time.Second)
+	if c.ResyncInterval == nil {
+		c.ResyncInterval = &Duration{10 * time.Minute}
+	}
 	defD(&c.Retry.InitialBackoff, 200*time.Millisecond)
 	defD(&c.Retry.MaxBackoff, 30*time.Second)
 	le := &c.LeaderElection

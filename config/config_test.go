@@ -14,7 +14,7 @@ func TestDefaults(t *testing.T) {
 	r := c.Registries[0]
 	if c.ListenAddress != ":8080" || c.MaxBodyBytes != 1<<20 || c.QueueSize != 10000 || c.Workers != 8 ||
 		c.Retry.InitialBackoff.Duration != 200*time.Millisecond || c.OpenShift.QPS != 100 || c.OpenShift.Burst != 200 ||
-		!c.OpenShift.CreateStreams() || r.ReferenceHost != "r.example.com:5000" || c.DataDir != "" {
+		!c.OpenShift.CreateStreams() || c.ResyncInterval.Duration != 10*time.Minute || r.ReferenceHost != "r.example.com:5000" || c.DataDir != "" {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -36,5 +36,12 @@ func TestStrictAndValidated(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err %v, want mention of %s", tc.yaml, err, tc.want)
 		}
+	}
+}
+
+func TestResyncCanBeTurnedOff(t *testing.T) {
+	c, err := Parse([]byte("resyncInterval: 0s\nregistries: [{name: main, url: 'http://r', webhookToken: t}]"))
+	if err != nil || c.ResyncInterval.Duration != 0 {
+		t.Fatalf("resyncInterval 0s: %v %+v", err, c.ResyncInterval)
 	}
 }
