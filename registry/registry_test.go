@@ -49,7 +49,7 @@ func TestCacheEvictsByBytes(t *testing.T) {
 		t.Error("entry over a quarter of the cache was kept")
 	}
 	c.get("a") // a is now most recent
-	for _, k := range []string{"c", "d", "e"} {
+	for _, k := range []string{"c", "d", "e", "f"} {
 		c.put(k, "m", make([]byte, 20))
 	}
 	if _, ok := c.get("b"); ok {
