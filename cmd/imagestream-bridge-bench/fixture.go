@@ -64,8 +64,8 @@ func (f *fixture) imageAt(i int) (v1.Image, error) {
 	return mutate.ConfigFile(f.base, cf)
 }
 
-// prefill pushes n images with remote.Write (through one remote.Pusher), 8 at a time.
-func prefill(ctx context.Context, reg *sandbox.Registry, n int, progress func(done int)) (*fixture, error) {
+// newFixture builds the base image; grow pushes the images.
+func newFixture(reg *sandbox.Registry) (*fixture, error) {
 	base, err := sandbox.RandomImage(1, false, "amd64")
 	if err != nil {
 		return nil, err
@@ -84,13 +84,25 @@ func prefill(ctx context.Context, reg *sandbox.Registry, n int, progress func(do
 	}
 	lsz, _ := layers[0].Size()
 	lmt, _ := layers[0].MediaType()
-	f := &fixture{reg: reg, base: base, baseCF: cf, images: make([]image, n),
-		layer: ocispec.Descriptor{MediaType: string(lmt), Digest: digest.Digest(ld.String()), Size: lsz}}
+	return &fixture{reg: reg, base: base, baseCF: cf,
+		layer: ocispec.Descriptor{MediaType: string(lmt), Digest: digest.Digest(ld.String()), Size: lsz}}, nil
+}
+
+// grow pushes images until there are n, with remote.Write (through one
+// remote.Pusher), 8 at a time.
+func (f *fixture) grow(ctx context.Context, n int, progress func(done int)) error {
+	from := len(f.images)
+	if n <= from {
+		return nil
+	}
+	f.images = append(f.images, make([]image, n-from)...)
 	pusher, err := remote.NewPusher(remote.WithTransport(&http.Transport{MaxIdleConnsPerHost: 16}))
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var next, done atomic.Int64
+	next.Store(int64(from))
+	done.Store(int64(from))
 	var wg sync.WaitGroup
 	errc := make(chan error, 8)
 	for range 8 {
@@ -106,7 +118,7 @@ func prefill(ctx context.Context, reg *sandbox.Registry, n int, progress func(do
 					errc <- err
 					return
 				}
-				if d := done.Add(1); progress != nil && d%1000 == 0 {
+				if d := done.Add(1); progress != nil && d%5000 == 0 {
 					progress(int(d))
 				}
 			}
@@ -115,9 +127,9 @@ func prefill(ctx context.Context, reg *sandbox.Registry, n int, progress func(do
 	wg.Wait()
 	close(errc)
 	if err := <-errc; err != nil {
-		return nil, err
+		return err
 	}
-	return f, nil
+	return ctx.Err()
 }
 
 func (f *fixture) push(ctx context.Context, pusher *remote.Pusher, i int) error {

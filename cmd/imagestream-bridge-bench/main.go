@@ -39,22 +39,23 @@ import (
 )
 
 type options struct {
-	images       int
-	events       int
-	burst        int
-	concurrency  []int
-	rate         float64
-	paced        time.Duration
-	soak         time.Duration
-	warm         int
-	qps          int
-	keepalive    bool
-	workloads    map[string]bool
-	journals     []bool
-	profileDir   string
-	dataRoot     string
-	quick        bool
-	showEnvelope bool
+	images        int
+	events        int
+	burst         int
+	concurrency   []int
+	rate          float64
+	paced         time.Duration
+	soak          time.Duration
+	warm          int
+	qps           int
+	keepalive     bool
+	workloads     map[string]bool
+	journals      []bool
+	profileDir    string
+	dataRoot      string
+	quick         bool
+	showEnvelope  bool
+	childMemLimit string
 }
 
 func main() {
@@ -82,6 +83,7 @@ func run() error {
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every run into this directory")
 	flag.StringVar(&o.dataRoot, "datadir", "", "where durable journals are created (default: the system temp dir)")
 	flag.BoolVar(&o.quick, "quick", false, "small sizes for a smoke run")
+	flag.StringVar(&o.childMemLimit, "child-gomemlimit", "", "GOMEMLIMIT of the child bridge of the burst (default: none, as serve runs without one)")
 	flag.BoolVar(&o.showEnvelope, "show-envelope", false, "print one envelope as the bench sends it, and exit")
 	flag.StringVar(&childCfg, "child-bridge", "", "internal: run only the bridge with this config file")
 	flag.StringVar(&childProf, "child-cpuprofile", "", "internal: CPU profile of the child bridge")
@@ -151,6 +153,7 @@ type bench struct {
 	runN   int
 	tmp    string
 	fsync  [2]string // fdatasync probe at the start and the end
+	pushed []string  // how the registry was filled
 	cold   []result  // bridge and floor runs of the cold and warm workloads
 	paced  []result
 	bursts []burstResult
@@ -193,14 +196,16 @@ func (b *bench) run(ctx context.Context) error {
 		return err
 	}
 	defer reg.Close()
-	logf("pushing %d images to %s", o.images, reg.URL)
-	t0 := time.Now()
-	b.fx, err = prefill(ctx, reg, o.images, func(n int) { logf("  %d images pushed", n) })
-	if err != nil {
+	if b.fx, err = newFixture(reg); err != nil {
 		return err
 	}
-	prefillTook := time.Since(t0)
-	logf("pushed %d images in %s", o.images, prefillTook.Round(time.Millisecond))
+	// The in-process runs need only as many distinct images as their events;
+	// the rest, for the burst, is pushed later, so that the registry's heap
+	// (it shares this process with the in-process bridges) stays small until then.
+	first := min(o.images, max(o.events, int(o.rate*o.paced.Seconds())))
+	if err := b.push(ctx, first); err != nil {
+		return err
+	}
 
 	if o.showEnvelope {
 		evs, err := b.plan(1, 1)
@@ -236,14 +241,37 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	}
 	if o.workloads["burst"] {
+		if err := b.push(ctx, o.images); err != nil {
+			return err
+		}
 		for _, j := range o.journals {
 			b.bursts = append(b.bursts, b.burstRun(ctx, j, maxC))
 		}
 	}
 	parent := readProcStats(false, true)
 	b.fsync = [2]string{fsyncStart, fsyncProbe(b.opts.dataRoot)}
-	b.report(machineLine, prefillTook, time.Since(began), parent)
+	b.report(machineLine, time.Since(began), parent)
 	return ctx.Err()
+}
+
+// push grows the registry to n images and notes how long it took and how
+// large the live heap of this process is afterwards.
+func (b *bench) push(ctx context.Context, n int) error {
+	from := len(b.fx.images)
+	if n <= from {
+		return nil
+	}
+	logf("pushing images %d..%d to %s", from, n-1, b.fx.reg.URL)
+	t0 := time.Now()
+	if err := b.fx.grow(ctx, n, func(d int) { logf("  %d images pushed", d) }); err != nil {
+		return err
+	}
+	took := time.Since(t0)
+	s := readProcStats(true, false)
+	line := fmt.Sprintf("%d images pushed in %s (bench process live heap after GC: %s MiB)", n-from, took.Round(time.Millisecond), mib(s.HeapAlloc))
+	logf("%s", line)
+	b.pushed = append(b.pushed, line)
+	return nil
 }
 
 // newAPI starts a fresh emulator (so that no run finds another run's state)
@@ -475,7 +503,7 @@ func (b *bench) burstRun(ctx context.Context, journal bool, c int) burstResult {
 	if b.opts.profileDir != "" {
 		prof, _ = filepath.Abs(filepath.Join(b.opts.profileDir, "burst-child-journal-"+br.journal+".pprof"))
 	}
-	t, err := startChild(ctx, dir, bridgeConfig("127.0.0.1:0", b.fx.reg.URL, kc, dataDir, b.opts.qps), prof)
+	t, err := startChild(ctx, dir, bridgeConfig("127.0.0.1:0", b.fx.reg.URL, kc, dataDir, b.opts.qps), prof, b.opts.childMemLimit)
 	if err != nil {
 		br.err = err
 		return br
@@ -493,6 +521,11 @@ func (b *bench) burstRun(ctx context.Context, journal bool, c int) burstResult {
 	br.burst.kind, br.burst.workload, br.burst.journal = "bridge", "burst", br.journal
 	logRun(&br.burst)
 	point("after the burst")
+	if b.opts.profileDir != "" {
+		if err := t.heapProfile(filepath.Join(b.opts.profileDir, "burst-child-heap-journal-"+br.journal+".pprof")); err != nil {
+			logf("heap profile: %v", err)
+		}
+	}
 	for i := range 2 {
 		n := int(b.opts.rate * b.opts.soak.Seconds())
 		soakEvs, err := b.plan(n, len(b.fx.images))

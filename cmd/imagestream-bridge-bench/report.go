@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-func (b *bench) report(machineLine string, prefill, total time.Duration, parent procStats) {
+func (b *bench) report(machineLine string, total time.Duration, parent procStats) {
 	w := b.out
 	o := b.opts
 	args := append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...)
@@ -17,8 +17,8 @@ func (b *bench) report(machineLine string, prefill, total time.Duration, parent 
 	fmt.Fprintf(w, "- command: `%s`\n", strings.Join(args, " "))
 	fmt.Fprintf(w, "- machine: %s\n", machineLine)
 	fmt.Fprintf(w, "- disk: fdatasync after a 4 KiB write in the journal directory: %s at the start, %s at the end\n", b.fsync[0], b.fsync[1])
-	fmt.Fprintf(w, "- registry: distribution v3 in process (in-memory storage, notifications off), %d images pre-pushed in %s (one shared 512-byte layer, distinct configs), spread over %d repositories\n",
-		len(b.fx.images), prefill.Round(time.Millisecond), repos)
+	fmt.Fprintf(w, "- registry: distribution v3 in process (in-memory storage, notifications off), %d images (one shared 512-byte layer, distinct configs) spread over %d repositories: %s\n",
+		len(b.fx.images), repos, strings.Join(b.pushed, "; then, before the burst, "))
 	fmt.Fprintf(w, "- bridge: app.Serve with default settings (workers 8, queueSize 10000, info logs formatted as JSON into io.Discard) except openshift.qps/burst %d (row `defaults`: qps 100, burst 200); journal on = bbolt dataDir; webhook connections: %s\n",
 		o.qps, map[bool]string{true: "kept alive", false: "a new connection per event, as distribution's sink does"}[o.keepalive])
 	fmt.Fprintf(w, "- events per cold/warm run K=%d, warm = %d distinct digests under K distinct tags; every run has a fresh emulator and a fresh bridge\n", o.events, o.warm)
@@ -71,12 +71,12 @@ func (b *bench) report(machineLine string, prefill, total time.Duration, parent 
 
 	if len(b.paced) > 0 || len(b.bursts) > 0 {
 		fmt.Fprintf(w, "### Acknowledgement latency, paced open-loop sender at %.0f events/s\n\n", o.rate)
-		fmt.Fprintln(w, "| workload | bridge runs | journal | events | send rate/s | ack p50 | ack p99 | ack max | 503 answers | mapped/s | push→mapping p50 | push→mapping p99 | CPU s / 1k | other processes' CPU |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		fmt.Fprintln(w, "| workload | bridge runs | journal | events | send rate/s | ack p50 | ack p99 | ack max | ack p99 from send | ack p99 in the handler | 503 answers | mapped/s | push→mapping p50 | push→mapping p99 | CPU s / 1k | other processes' CPU |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		row := func(r *result, where, cpuScope string) {
-			fmt.Fprintf(w, "| %s | %s | %s | %d | %.0f | %s | %s | %s | %d | %.0f | %s | %s | %.2f %s | %.0f%% |%s\n",
+			fmt.Fprintf(w, "| %s | %s | %s | %d | %.0f | %s | %s | %s | %s | %s | %d | %.0f | %s | %s | %.2f %s | %.0f%% |%s\n",
 				r.workload, where, r.journal, r.events, r.sendRate, fmtDur(pct(r.ack, 0.5)), fmtDur(pct(r.ack, 0.99)), fmtDur(pct(r.ack, 1)),
-				r.rejected, r.mapRate(), fmtDur(pct(r.p2m, 0.5)), fmtDur(pct(r.p2m, 0.99)), r.cpuPer1000(), cpuScope, 100*r.foreign, errNote(r))
+				fmtDur(pct(r.ackSend, 0.99)), r.serverAck, r.rejected, r.mapRate(), fmtDur(pct(r.p2m, 0.5)), fmtDur(pct(r.p2m, 0.99)), r.cpuPer1000(), cpuScope, 100*r.foreign, errNote(r))
 		}
 		for i := range b.paced {
 			row(&b.paced[i], "in process", "(process)")
@@ -86,28 +86,35 @@ func (b *bench) report(machineLine string, prefill, total time.Duration, parent 
 				row(&b.bursts[i].soak[j], "child process", "(bridge)")
 			}
 		}
-		fmt.Fprintln(w, "\nLatency counts from when each event was due, not from when it was sent. `paced warm`: 32 digests under distinct tags;")
+		fmt.Fprintln(w, "\nAck latency counts from when each event was due, not from when it was sent (so a late sender cannot hide a slow answer);")
+		fmt.Fprintln(w, "\"ack p99 from send\" counts from the start of the accepted POST: the gap between the two is the sending process falling behind.")
+		fmt.Fprintln(w, "\"ack p99 in the handler\" is the bucket of the bridge's own imagestream_bridge_ack_duration_seconds histogram that holds its p99 (decode, journal, answer; not accept, scheduling or the network). `paced warm`: 32 digests under distinct tags;")
 		fmt.Fprintln(w, "`paced cold`: distinct digests; `soak N`: the child bridge after the burst (its digests are cached by then).")
 		fmt.Fprintln(w)
 	}
 
 	if len(b.bursts) > 0 {
-		fmt.Fprintf(w, "### %d-event burst, bridge alone in a child process\n\n", o.burst)
-		fmt.Fprintln(w, "| journal | events | C | 503 answers | acked/s | mapped/s | ack p50 | ack p99 | push→mapping p50 | push→mapping p99 | bridge CPU s / 1k | bridge allocs / mapping | bridge KiB allocated / mapping | bridge peak RSS (VmHWM) MiB | other processes' CPU |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		limit := "no GOMEMLIMIT"
+		if o.childMemLimit != "" {
+			limit = "GOMEMLIMIT=" + o.childMemLimit
+		}
+		fmt.Fprintf(w, "### %d-event burst, bridge alone in a child process (%s)\n\n", o.burst, limit)
+		fmt.Fprintln(w, "| journal | events | C | 503 answers | acked/s | mapped/s | ack p50 | ack p99 | push→mapping p50 | push→mapping p99 | bridge CPU s / 1k | bridge allocs / mapping | bridge KiB allocated / mapping | bridge peak RSS (VmHWM) MiB | of which anonymous (largest sample) MiB | other processes' CPU |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		for i := range b.bursts {
 			br := &b.bursts[i]
 			r := &br.burst
-			fmt.Fprintf(w, "| %s | %d | %d | %d | %.0f | %.0f | %s | %s | %s | %s | %.2f | %.0f | %.1f | %s | %.0f%% |%s\n",
+			fmt.Fprintf(w, "| %s | %d | %d | %d | %.0f | %.0f | %s | %s | %s | %s | %.2f | %.0f | %.1f | %s | %s | %.0f%% |%s\n",
 				r.journal, r.events, r.c, r.rejected, r.ackRate(), r.mapRate(), fmtDur(pct(r.ack, 0.5)), fmtDur(pct(r.ack, 0.99)),
 				fmtDur(pct(r.p2m, 0.5)), fmtDur(pct(r.p2m, 0.99)), r.cpuPer1000(), r.allocsPer(),
-				float64(r.allocBytes)/1024/float64(max(r.events, 1)), mib(r.hwm), 100*r.foreign, errNote(r))
+				float64(r.allocBytes)/1024/float64(max(r.events, 1)), mib(r.hwm), mib(r.peakAnon), 100*r.foreign, errNote(r))
 		}
-		fmt.Fprintf(w, "\nThe sender retries a 503 after its Retry-After (capped at 1 s), as the registry retries; push→mapping includes that wait.\n\n")
+		fmt.Fprintf(w, "\nThe sender retries a 503 after its Retry-After (capped at 1 s), as the registry retries; push→mapping includes that wait.\n")
+		fmt.Fprintln(w)
 
 		fmt.Fprintf(w, "### Steady state after the burst (child bridge; paced %.0f/s soak windows of %s)\n\n", o.rate, o.soak)
-		fmt.Fprintln(w, "| journal | when | goroutines | live heap MiB (after GC) | RSS MiB | soak ack p99 | soak push→mapping p99 |")
-		fmt.Fprintln(w, "|---|---|---|---|---|---|---|")
+		fmt.Fprintln(w, "| journal | when | goroutines | live heap MiB (after GC) | RSS MiB | anonymous RSS MiB | soak ack p99 | soak push→mapping p99 |")
+		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 		for i := range b.bursts {
 			br := &b.bursts[i]
 			for j, p := range br.steady {
@@ -115,10 +122,10 @@ func (b *bench) report(machineLine string, prefill, total time.Duration, parent 
 				if j >= 2 && j-2 < len(br.soak) {
 					ack, p2m = fmtDur(pct(br.soak[j-2].ack, 0.99)), fmtDur(pct(br.soak[j-2].p2m, 0.99))
 				}
-				fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s |\n", br.journal, p.when, p.stats.Goroutines, mib(p.stats.HeapAlloc), mib(p.stats.VmRSS), ack, p2m)
+				fmt.Fprintf(w, "| %s | %s | %d | %s | %s | %s | %s | %s |\n", br.journal, p.when, p.stats.Goroutines, mib(p.stats.HeapAlloc), mib(p.stats.VmRSS), mib(p.stats.RssAnon), ack, p2m)
 			}
 			if br.err != nil {
-				fmt.Fprintf(w, "| %s | ERROR: %s | | | | | |\n", br.journal, oneLine(br.err.Error()))
+				fmt.Fprintf(w, "| %s | ERROR: %s | | | | | | |\n", br.journal, oneLine(br.err.Error()))
 			}
 		}
 		fmt.Fprintln(w)

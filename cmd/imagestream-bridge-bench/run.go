@@ -5,8 +5,11 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,12 +29,18 @@ type result struct {
 	// elapsedAck is until the last acknowledgement; elapsedMap until the last mapping arrived.
 	elapsedAck, elapsedMap time.Duration
 	ack, p2m               []time.Duration
-	rejected, failed       int
-	firstErr               string
-	cpu                    time.Duration
-	mallocs, allocBytes    uint64
-	peakRSS, hwm           uint64
-	sendRate               float64
+	// ackSend is the acknowledgement latency from when the accepted POST was sent
+	// (paced runs: ack counts from when the event was due, which includes sender lag).
+	ackSend []time.Duration
+	// serverAck is the p99 bucket of the bridge's own ack_duration_seconds histogram.
+	serverAck           string
+	rejected, failed    int
+	firstErr            string
+	cpu                 time.Duration
+	mallocs, allocBytes uint64
+	peakRSS, hwm        uint64
+	peakAnon            uint64 // largest sampled RssAnon
+	sendRate            float64
 	// foreign is the share of the machine other processes used during the run.
 	foreign float64
 	err     error
@@ -64,22 +73,24 @@ func (r *result) allocsPer() float64 {
 // sampler polls the target's RSS every 100ms and keeps the maximum.
 type sampler struct {
 	stopc chan struct{}
-	done  chan uint64
+	done  chan [2]uint64
+	anon  uint64
 }
 
 func startSampler(t target) *sampler {
-	s := &sampler{stopc: make(chan struct{}), done: make(chan uint64, 1)}
+	s := &sampler{stopc: make(chan struct{}), done: make(chan [2]uint64, 1)}
 	go func() {
-		var peak uint64
+		var peak, anon uint64
 		tk := time.NewTicker(100 * time.Millisecond)
 		defer tk.Stop()
 		for {
 			if st, err := t.stats(false, true); err == nil {
 				peak = max(peak, st.VmRSS)
+				anon = max(anon, st.RssAnon)
 			}
 			select {
 			case <-s.stopc:
-				s.done <- peak
+				s.done <- [2]uint64{peak, anon}
 				return
 			case <-tk.C:
 			}
@@ -88,9 +99,12 @@ func startSampler(t target) *sampler {
 	return s
 }
 
+// stop returns the largest sampled VmRSS; s.anon then holds the largest RssAnon.
 func (s *sampler) stop() uint64 {
 	close(s.stopc)
-	return <-s.done
+	v := <-s.done
+	s.anon = v[1]
+	return v[0]
 }
 
 // poster sends envelopes to the bridge's webhook. Without keep-alive every
@@ -132,6 +146,7 @@ func (p *poster) close() { p.client.Transport.(*http.Transport).CloseIdleConnect
 type sendOutcome struct {
 	mu       sync.Mutex
 	ack      []time.Duration
+	ackSend  []time.Duration
 	rejected int
 	failed   int
 	firstErr string
@@ -155,29 +170,30 @@ func (o *sendOutcome) add(ack []time.Duration, rejected, failed int, firstErr st
 // deliver sends one event until the bridge accepts it, retrying 503 after
 // Retry-After (at most 1s) like the registry's retrying sink. It returns the
 // latency of the accepting answer measured from from (zero: from this send).
-func deliver(ctx context.Context, p *poster, ev *event, from time.Time) (ack time.Duration, rejected int, err error) {
+func deliver(ctx context.Context, p *poster, ev *event, from time.Time) (ack, fromSend time.Duration, rejected int, err error) {
 	ev.stamp(time.Now())
 	for {
+		sent := time.Now()
 		t0 := from
 		if t0.IsZero() {
-			t0 = time.Now()
+			t0 = sent
 		}
 		code, ra, err := p.post(ev.body)
 		now := time.Now()
 		switch {
 		case err != nil:
-			return 0, rejected, err
+			return 0, 0, rejected, err
 		case code == http.StatusAccepted || code == http.StatusOK:
-			return now.Sub(t0), rejected, nil
+			return now.Sub(t0), now.Sub(sent), rejected, nil
 		case code == http.StatusServiceUnavailable || code == http.StatusTooManyRequests:
 			rejected++
 			select {
 			case <-ctx.Done():
-				return 0, rejected, ctx.Err()
+				return 0, 0, rejected, ctx.Err()
 			case <-time.After(min(max(ra, 50*time.Millisecond), time.Second)):
 			}
 		default:
-			return 0, rejected, fmt.Errorf("webhook answered %d", code)
+			return 0, 0, rejected, fmt.Errorf("webhook answered %d", code)
 		}
 	}
 }
@@ -203,7 +219,7 @@ func sendClosed(ctx context.Context, base string, evs []*event, c int, keepalive
 				if i >= len(evs) || ctx.Err() != nil {
 					break
 				}
-				ack, rej, err := deliver(ctx, p, evs[i], time.Time{})
+				ack, _, rej, err := deliver(ctx, p, evs[i], time.Time{})
 				rejected += rej
 				if err != nil {
 					failed++
@@ -243,11 +259,14 @@ func sendPaced(ctx context.Context, base string, evs []*event, perSec float64, k
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ack, rej, err := deliver(ctx, p, ev, due)
+			ack, fromSend, rej, err := deliver(ctx, p, ev, due)
 			if err != nil {
 				out.add(nil, rej, 1, err.Error(), time.Time{})
 				return
 			}
+			out.mu.Lock()
+			out.ackSend = append(out.ackSend, fromSend)
+			out.mu.Unlock()
 			out.add([]time.Duration{ack}, rej, 0, "", time.Now())
 		}()
 	}
@@ -266,6 +285,7 @@ func drive(ctx context.Context, t target, api *sandbox.API, evs []*event, c int,
 		r.err = err
 		return r
 	}
+	hist0, _ := ackBuckets(t.url())
 	smp := startSampler(t)
 	fm := startForeign()
 	start := time.Now()
@@ -286,6 +306,10 @@ func drive(ctx context.Context, t target, api *sandbox.API, evs []*event, c int,
 	}
 	s1, err := t.stats(false, false)
 	r.peakRSS = smp.stop()
+	r.peakAnon = max(smp.anon, s1.RssAnon)
+	if hist1, err := ackBuckets(t.url()); err == nil && hist0 != nil {
+		r.serverAck = serverAckP99(hist0, hist1)
+	}
 	if err != nil {
 		r.err = err
 		return r
@@ -300,7 +324,7 @@ func drive(ctx context.Context, t target, api *sandbox.API, evs []*event, c int,
 	r.allocBytes = s1.TotalAlloc - s0.TotalAlloc
 	r.hwm = s1.VmHWM
 	r.peakRSS = max(r.peakRSS, s1.VmRSS)
-	r.ack, r.rejected, r.failed, r.firstErr = out.ack, out.rejected, out.failed, out.firstErr
+	r.ack, r.ackSend, r.rejected, r.failed, r.firstErr = out.ack, out.ackSend, out.rejected, out.failed, out.firstErr
 	r.elapsedAck = out.last.Sub(start)
 
 	sent := make(map[string]time.Time, len(evs))
@@ -454,4 +478,65 @@ func get(client *http.Client, url, accept string) error {
 		return fmt.Errorf("GET %s: %d", url, resp.StatusCode)
 	}
 	return nil
+}
+
+// ackBuckets reads the bridge's own imagestream_bridge_ack_duration_seconds
+// histogram (cumulative count per upper bound) from its /metrics.
+func ackBuckets(base string) (map[float64]float64, error) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	out := map[float64]float64{}
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, "imagestream_bridge_ack_duration_seconds_bucket{") || !strings.Contains(line, `registry="`+registryName+`"`) {
+			continue
+		}
+		_, rest, ok := strings.Cut(line, `le="`)
+		if !ok {
+			continue
+		}
+		le, rest, ok := strings.Cut(rest, `"`)
+		if !ok {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) == 0 {
+			continue
+		}
+		bound, err1 := strconv.ParseFloat(le, 64)
+		n, err2 := strconv.ParseFloat(f[len(f)-1], 64)
+		if err1 == nil && err2 == nil {
+			out[bound] = n
+		}
+	}
+	return out, nil
+}
+
+// serverAckP99 is the upper bound of the histogram bucket that holds the
+// 99th percentile of the answers between two scrapes ("≤ X ms").
+func serverAckP99(before, after map[float64]float64) string {
+	bounds := make([]float64, 0, len(after))
+	for b := range after {
+		bounds = append(bounds, b)
+	}
+	slices.Sort(bounds)
+	total := after[math.Inf(1)] - before[math.Inf(1)]
+	if total <= 0 {
+		return "-"
+	}
+	for _, b := range bounds {
+		if after[b]-before[b] >= 0.99*total {
+			if math.IsInf(b, 1) {
+				return "> 1 s"
+			}
+			return "≤ " + fmtDur(time.Duration(b*float64(time.Second)))
+		}
+	}
+	return "-"
 }

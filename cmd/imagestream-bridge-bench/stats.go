@@ -25,6 +25,9 @@ type procStats struct {
 	// VmRSS and VmHWM from /proc/self/status, in bytes.
 	VmRSS uint64 `json:"vmRSS"`
 	VmHWM uint64 `json:"vmHWM"`
+	// RssAnon is the anonymous part of VmRSS (heap, stacks); the rest is mostly
+	// the binary's pages (RssFile).
+	RssAnon uint64 `json:"rssAnon"`
 }
 
 // readProcStats snapshots this process; gc runs a collection first so that
@@ -41,7 +44,7 @@ func readProcStats(gc, light bool) procStats {
 		s.Mallocs, s.TotalAlloc, s.HeapAlloc = ms.Mallocs, ms.TotalAlloc, ms.HeapAlloc
 	}
 	s.Goroutines = runtime.NumGoroutine()
-	s.VmRSS, s.VmHWM = memStatus()
+	s.VmRSS, s.VmHWM, s.RssAnon = memStatus()
 	return s
 }
 
@@ -53,11 +56,11 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// memStatus returns VmRSS and VmHWM of this process in bytes.
-func memStatus() (rss, hwm uint64) {
+// memStatus returns VmRSS, VmHWM and RssAnon of this process in bytes.
+func memStatus() (rss, hwm, anon uint64) {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		return 0, 0
+		return 0, 0, 0
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
@@ -67,9 +70,11 @@ func memStatus() (rss, hwm uint64) {
 			rss = kib(line[len("VmRSS:"):])
 		case bytes.HasPrefix(line, []byte("VmHWM:")):
 			hwm = kib(line[len("VmHWM:"):])
+		case bytes.HasPrefix(line, []byte("RssAnon:")):
+			anon = kib(line[len("RssAnon:"):])
 		}
 	}
-	return rss, hwm
+	return rss, hwm, anon
 }
 
 func kib(field []byte) uint64 {

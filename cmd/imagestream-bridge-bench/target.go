@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -127,7 +128,7 @@ type child struct {
 	done  chan error
 }
 
-func startChild(ctx context.Context, dir, cfgYAML, cpuprofile string) (*child, error) {
+func startChild(ctx context.Context, dir, cfgYAML, cpuprofile, memLimit string) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
@@ -142,6 +143,9 @@ func startChild(ctx context.Context, dir, cfgYAML, cpuprofile string) (*child, e
 	}
 	cmd := exec.Command(self, args...)
 	cmd.Stderr = os.Stderr
+	if memLimit != "" {
+		cmd.Env = append(os.Environ(), "GOMEMLIMIT="+memLimit)
+	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -195,6 +199,22 @@ func (c *child) stats(gc, light bool) (procStats, error) {
 	return s, json.NewDecoder(resp.Body).Decode(&s)
 }
 
+// heapProfile saves the child's heap profile (after a GC) to file.
+func (c *child) heapProfile(file string) error {
+	resp, err := http.Get(c.stat + "/heap")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
+}
+
 // stop closes the child's stdin (its signal to shut down) and waits.
 func (c *child) stop() error {
 	_ = c.stdin.Close()
@@ -223,6 +243,10 @@ func runChild(cfgFile, cpuprofile string) error {
 		return err
 	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /heap", func(w http.ResponseWriter, r *http.Request) {
+		runtime.GC()
+		_ = pprof.Lookup("heap").WriteTo(w, 0)
+	})
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
 		s := readProcStats(r.URL.Query().Get("gc") == "true", r.URL.Query().Get("light") == "true")
 		w.Header().Set("Content-Type", "application/json")
