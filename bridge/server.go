@@ -24,7 +24,7 @@ import (
 )
 
 // dedupWindow is how many event ids are remembered per process.
-const dedupWindow = 65536
+const dedupWindow = 16384
 
 // Server is the HTTP face of the bridge: notifications, health, metrics, admin.
 type Server struct {

@@ -134,7 +134,7 @@ type OpenShift struct {
 	CreateChildImages bool `json:"createChildImages"`
 	// ManagedImages sets openshift.io/image.managed and manifestBlobStored, claiming the integrated registry owns the blobs. Default false.
 	ManagedImages bool `json:"managedImages"`
-	// QPS and Burst of the client-side rate limiter. Defaults 100 and 200.
+	// QPS and Burst of the client-side rate limiter (one mapping is one request). Defaults 300 and 600.
 	QPS   float32 `json:"qps"`
 	Burst int     `json:"burst"`
 	// Timeout of one API request. Default 10s.
@@ -234,10 +234,10 @@ func (c *Config) setDefaults() {
 	defD(&le.RenewDeadline, 10*time.Second)
 	defD(&le.RetryPeriod, 2*time.Second)
 	if c.OpenShift.QPS == 0 {
-		c.OpenShift.QPS = 100
+		c.OpenShift.QPS = 300
 	}
 	if c.OpenShift.Burst == 0 {
-		c.OpenShift.Burst = 200
+		c.OpenShift.Burst = 600
 	}
 	defD(&c.OpenShift.Timeout, 10*time.Second)
 	for i := range c.Registries {

@@ -13,7 +13,7 @@ func TestDefaults(t *testing.T) {
 	}
 	r := c.Registries[0]
 	if c.ListenAddress != ":8080" || c.MaxBodyBytes != 1<<20 || c.QueueSize != 10000 || c.Workers != 8 ||
-		c.Retry.InitialBackoff.Duration != 200*time.Millisecond || c.OpenShift.QPS != 100 || c.OpenShift.Burst != 200 ||
+		c.Retry.InitialBackoff.Duration != 200*time.Millisecond || c.OpenShift.QPS != 300 || c.OpenShift.Burst != 600 ||
 		!c.OpenShift.CreateStreams() || c.ResyncInterval.Duration != 10*time.Minute || r.ReferenceHost != "r.example.com:5000" || c.DataDir != "" {
 		t.Errorf("defaults: %+v", c)
 	}

@@ -68,10 +68,29 @@ func OpenBolt(dir string) (*Bolt, error) {
 	return b, nil
 }
 
+// loop commits operations in batches. Deletions of applied jobs need no fsync
+// of their own (a job applied twice after a crash is harmless), so they wait
+// for the next append's commit, or for doneFlush when no append comes.
 func (b *Bolt) loop() {
 	defer b.wg.Done()
 	batch := make([]op, 0, maxBatch)
-	for first := range b.ops {
+	var done []uint64
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		var first op
+		var ok bool
+		select {
+		case first, ok = <-b.ops:
+		case <-timer.C:
+			b.commit(nil, done)
+			done = done[:0]
+			continue
+		}
+		if !ok {
+			b.commit(nil, done)
+			return
+		}
 		batch = append(batch[:0], first)
 	drain:
 		for len(batch) < maxBatch {
@@ -85,38 +104,65 @@ func (b *Bolt) loop() {
 				break drain
 			}
 		}
-		err := b.db.Update(func(tx *bolt.Tx) error {
-			pending := tx.Bucket(bucketPending)
-			for _, o := range batch {
-				if o.done != 0 {
-					if err := pending.Delete(key(o.done)); err != nil {
-						return err
-					}
-					continue
-				}
-				for _, j := range o.jobs {
-					seq, err := pending.NextSequence()
-					if err != nil {
-						return err
-					}
-					j.Seq = seq
-					v, err := json.Marshal(j)
-					if err != nil {
-						return err
-					}
-					if err := pending.Put(key(seq), v); err != nil {
-						return err
-					}
-				}
-			}
-			return nil
-		})
+		appends := batch[:0:0]
 		for _, o := range batch {
-			if o.errc != nil {
-				o.errc <- err
+			if o.done != 0 {
+				done = append(done, o.done)
+			} else {
+				appends = append(appends, o)
 			}
 		}
+		if len(appends) == 0 && len(done) < maxDone {
+			if len(done) == len(batch) { // the first deletion since the last commit
+				timer.Reset(doneFlush)
+			}
+			continue
+		}
+		err := b.commit(appends, done)
+		done = done[:0]
+		timer.Stop()
+		for _, o := range appends {
+			o.errc <- err
+		}
 	}
+}
+
+// Deletions wait at most doneFlush, or until maxDone are pending.
+const (
+	doneFlush = 250 * time.Millisecond
+	maxDone   = 4096
+)
+
+// commit writes appends and deletions in one transaction (one fsync).
+func (b *Bolt) commit(appends []op, done []uint64) error {
+	if len(appends) == 0 && len(done) == 0 {
+		return nil
+	}
+	return b.db.Update(func(tx *bolt.Tx) error {
+		pending := tx.Bucket(bucketPending)
+		for _, seq := range done {
+			if err := pending.Delete(key(seq)); err != nil {
+				return err
+			}
+		}
+		for _, o := range appends {
+			for _, j := range o.jobs {
+				seq, err := pending.NextSequence()
+				if err != nil {
+					return err
+				}
+				j.Seq = seq
+				v, err := json.Marshal(j)
+				if err != nil {
+					return err
+				}
+				if err := pending.Put(key(seq), v); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 func key(seq uint64) []byte {

@@ -41,7 +41,7 @@ type Options struct {
 	ManifestLimit int64
 	// BlobLimit caps a config blob. Default 8 MiB.
 	BlobLimit int64
-	// CacheBytes bounds the content cache; negative disables it. Default 64 MiB.
+	// CacheBytes bounds the content cache; negative disables it. Default 16 MiB.
 	CacheBytes int64
 	// Conns is the expected concurrency, sizing the idle connection pool. Default 16.
 	Conns int
@@ -78,7 +78,7 @@ func New(r config.Registry, opts Options) (*Client, error) {
 		opts.BlobLimit = 8 << 20
 	}
 	if opts.CacheBytes == 0 {
-		opts.CacheBytes = 64 << 20
+		opts.CacheBytes = 16 << 20
 	}
 	if opts.Conns == 0 {
 		opts.Conns = 16
