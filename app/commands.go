@@ -2,8 +2,8 @@ package app
 
 import (
 	"bytes"
-	"crypto/tls"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"flag"
 	"fmt"

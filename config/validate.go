@@ -117,4 +117,3 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
-

@@ -317,4 +317,3 @@ func StatusCode(err error) int {
 	}
 	return 0
 }
-
