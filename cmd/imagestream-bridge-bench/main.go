@@ -76,7 +76,7 @@ func run() error {
 	flag.DurationVar(&o.paced, "paced", 0, "duration of each paced run (default 10s; -quick 2s)")
 	flag.DurationVar(&o.soak, "soak", 0, "duration of each of the two steady-state soak windows after the burst (default 10s; -quick 2s)")
 	flag.IntVar(&o.warm, "warm-digests", 32, "distinct digests of the warm workload")
-	flag.IntVar(&o.qps, "qps", 100000, "openshift.qps and openshift.burst of the bridge in every run but 'defaults' (the default 100/200 limiter caps mappings/s)")
+	flag.IntVar(&o.qps, "qps", 100000, "openshift.qps and openshift.burst of the bridge in every run but 'defaults' (the default client-side limiter caps mappings/s)")
 	flag.BoolVar(&o.keepalive, "keepalive", false, "reuse webhook connections (distribution's sink opens a new connection per event)")
 	flag.StringVar(&workloads, "workloads", "cold,warm,defaults,paced,burst", "workloads to run")
 	flag.StringVar(&journals, "journal", "off,on", "journal settings to run: off (memory), on (bbolt dataDir)")
@@ -514,6 +514,12 @@ func (b *bench) burstRun(ctx context.Context, journal bool, c int) burstResult {
 			br.err = err
 		}
 		br.steady = append(br.steady, steadyPoint{when: when, stats: s})
+		if b.opts.profileDir != "" {
+			f := filepath.Join(b.opts.profileDir, fmt.Sprintf("burst-child-heap-journal-%s-%d.pprof", br.journal, len(br.steady)))
+			if err := t.heapProfile(f); err != nil {
+				logf("heap profile: %v", err)
+			}
+		}
 	}
 	point("started, idle")
 	logf("burst   %d events C=%d journal=%s (bridge in a child process)", len(evs), c, br.journal)
@@ -521,11 +527,6 @@ func (b *bench) burstRun(ctx context.Context, journal bool, c int) burstResult {
 	br.burst.kind, br.burst.workload, br.burst.journal = "bridge", "burst", br.journal
 	logRun(&br.burst)
 	point("after the burst")
-	if b.opts.profileDir != "" {
-		if err := t.heapProfile(filepath.Join(b.opts.profileDir, "burst-child-heap-journal-"+br.journal+".pprof")); err != nil {
-			logf("heap profile: %v", err)
-		}
-	}
 	for i := range 2 {
 		n := int(b.opts.rate * b.opts.soak.Seconds())
 		soakEvs, err := b.plan(n, len(b.fx.images))

@@ -5,8 +5,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"time"
+
+	"github.com/imagestream-bridge/imagestream-bridge/config"
 )
 
 func (b *bench) report(machineLine string, total time.Duration, parent procStats) {
@@ -19,8 +22,11 @@ func (b *bench) report(machineLine string, total time.Duration, parent procStats
 	fmt.Fprintf(w, "- disk: fdatasync after a 4 KiB write in the journal directory: %s at the start, %s at the end\n", b.fsync[0], b.fsync[1])
 	fmt.Fprintf(w, "- registry: distribution v3 in process (in-memory storage, notifications off), %d images (one shared 512-byte layer, distinct configs) spread over %d repositories: %s\n",
 		len(b.fx.images), repos, strings.Join(b.pushed, "; then, before the burst, "))
-	fmt.Fprintf(w, "- bridge: app.Serve with default settings (workers 8, queueSize 10000, info logs formatted as JSON into io.Discard) except openshift.qps/burst %d (row `defaults`: qps 100, burst 200); journal on = bbolt dataDir; webhook connections: %s\n",
-		o.qps, map[bool]string{true: "kept alive", false: "a new connection per event, as distribution's sink does"}[o.keepalive])
+	fmt.Fprintf(w, "- code: %s\n", revision())
+	d := configDefaults()
+	fmt.Fprintf(w, "- bridge: app.Serve with the default settings (workers %d, queueSize %d, resyncInterval %s, info logs formatted as JSON into io.Discard) except openshift.qps/burst %d (row `defaults`: the default qps %g, burst %d); journal on = bbolt dataDir; webhook connections: %s\n",
+		d.Workers, d.QueueSize, d.ResyncInterval.Duration, o.qps, d.OpenShift.QPS, d.OpenShift.Burst,
+		map[bool]string{true: "kept alive", false: "a new connection per event, as distribution's sink does"}[o.keepalive])
 	fmt.Fprintf(w, "- events per cold/warm run K=%d, warm = %d distinct digests under K distinct tags; every run has a fresh emulator and a fresh bridge\n", o.events, o.warm)
 	fmt.Fprintf(w, "- total time %s; load average at the end %s\n", total.Round(time.Second), loadavg())
 	fmt.Fprintf(w, "- \"other processes' CPU\" is the share of the machine's CPU that processes other than the bench used during the run (from /proc/stat): when it is not near 0%%, the run competed with other work\n\n")
@@ -183,6 +189,38 @@ func (b *bench) targets(w io.Writer, floorOf func(*result) *result) {
 				br.journal, dg, float64(dh)/(1<<20), yes(dg <= 2 && dh <= 2<<20))
 		}
 	}
+}
+
+// configDefaults is what a minimal configuration defaults to.
+func configDefaults() *config.Config {
+	c, err := config.Parse([]byte("registries: [{name: x, url: 'http://x', webhookToken: x}]\n"))
+	if err != nil {
+		return &config.Config{}
+	}
+	return c
+}
+
+// revision is the VCS revision the binary was built from.
+func revision() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	rev, dirty := "unknown", ""
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+			if len(rev) > 12 {
+				rev = rev[:12]
+			}
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = " (with uncommitted changes)"
+			}
+		}
+	}
+	return "commit " + rev + dirty
 }
 
 func errNote(r *result) string {
