@@ -30,7 +30,7 @@ clean:
 BENCH_BIN  ?= bin/imagestream-bridge-bench
 BENCHFLAGS ?=
 bench:
-	$(GO) build -o $(BENCH_BIN) ./cmd/imagestream-bridge-bench
+	$(GO) build -ldflags '-X main.buildCommit=$(VERSION)' -o $(BENCH_BIN) ./cmd/imagestream-bridge-bench
 	$(BENCH_BIN) $(BENCHFLAGS)
 
 # image builds the container image (Dockerfile: static binary on distroless, nonroot).

@@ -529,7 +529,7 @@ func (b *bench) burstRun(ctx context.Context, journal bool, c int) burstResult {
 	point("after the burst")
 	for i := range 2 {
 		n := int(b.opts.rate * b.opts.soak.Seconds())
-		soakEvs, err := b.plan(n, len(b.fx.images))
+		soakEvs, err := b.plan(n, b.opts.warm)
 		if err != nil {
 			br.err = err
 			break

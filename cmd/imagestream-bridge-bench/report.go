@@ -95,7 +95,7 @@ func (b *bench) report(machineLine string, total time.Duration, parent procStats
 		fmt.Fprintln(w, "\nAck latency counts from when each event was due, not from when it was sent (so a late sender cannot hide a slow answer);")
 		fmt.Fprintln(w, "\"ack p99 from send\" counts from the start of the accepted POST: the gap between the two is the sending process falling behind.")
 		fmt.Fprintln(w, "\"ack p99 in the handler\" is the bucket of the bridge's own imagestream_bridge_ack_duration_seconds histogram that holds its p99 (decode, journal, answer; not accept, scheduling or the network). `paced warm`: 32 digests under distinct tags;")
-		fmt.Fprintln(w, "`paced cold`: distinct digests; `soak N`: the child bridge after the burst (its digests are cached by then).")
+		fmt.Fprintf(w, "`paced cold`: distinct digests; `soak N`: the child bridge after the burst, with the %d warm digests.\n", o.warm)
 		fmt.Fprintln(w)
 	}
 
@@ -118,7 +118,7 @@ func (b *bench) report(machineLine string, total time.Duration, parent procStats
 		fmt.Fprintf(w, "\nThe sender retries a 503 after its Retry-After (capped at 1 s), as the registry retries; push→mapping includes that wait.\n")
 		fmt.Fprintln(w)
 
-		fmt.Fprintf(w, "### Steady state after the burst (child bridge; paced %.0f/s soak windows of %s)\n\n", o.rate, o.soak)
+		fmt.Fprintf(w, "### Steady state after the burst (child bridge; paced %.0f/s soak windows of %s, %d warm digests under new tags)\n\n", o.rate, o.soak, o.warm)
 		fmt.Fprintln(w, "| journal | when | goroutines | live heap MiB (after GC) | RSS MiB | anonymous RSS MiB | soak ack p99 | soak push→mapping p99 |")
 		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 		for i := range b.bursts {
@@ -162,7 +162,8 @@ func (b *bench) targets(w io.Writer, floorOf func(*result) *result) {
 		case "warm":
 			fmt.Fprintf(w, "| warm mapped/s > floor (C=%d, journal %s) | %.2f × | %s |\n", r.c, r.journal, ratio, yes(ratio > 1 && r.err == nil))
 		case "defaults":
-			fmt.Fprintf(w, "| (information) cold with default openshift.qps 100 (C=%d) | %.2f × | - |\n", r.c, ratio)
+			d := configDefaults()
+			fmt.Fprintf(w, "| (information) cold with the default openshift.qps %g / burst %d (C=%d) | %.2f × | - |\n", d.OpenShift.QPS, d.OpenShift.Burst, r.c, ratio)
 		}
 	}
 	ackTarget := func(r *result, where string) {
@@ -200,8 +201,14 @@ func configDefaults() *config.Config {
 	return c
 }
 
+// buildCommit is set by make bench (-ldflags -X) when VCS stamping is off.
+var buildCommit string
+
 // revision is the VCS revision the binary was built from.
 func revision() string {
+	if buildCommit != "" {
+		return buildCommit + " (git describe --always --dirty)"
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
