@@ -37,6 +37,10 @@ func RESTConfig(c config.OpenShift) (*rest.Config, error) {
 		return nil, fmt.Errorf("load kubernetes client config: %w", err)
 	}
 	rc.QPS, rc.Burst, rc.Timeout = c.QPS, c.Burst, c.Timeout.Duration
+	// With nothing transport-specific set, client-go falls back to http.DefaultTransport
+	// for plain-HTTP servers (2 idle connections per host): naming the proxy function
+	// makes it build its own pooled transport, the same as for HTTPS servers.
+	rc.Proxy = http.ProxyFromEnvironment
 	rc.UserAgent = "imagestream-bridge"
 	return rc, nil
 }

@@ -1,6 +1,7 @@
 package registry
 
 import (
+	"bytes"
 	"container/list"
 	"sync"
 )
@@ -38,8 +39,11 @@ func (c *cache) get(key string) (cacheEntry, bool) {
 	return *e.Value.(*cacheEntry), true
 }
 
+// entryOverhead approximates the bookkeeping of one entry (list element, map slot, key).
+const entryOverhead = 256
+
 func (c *cache) put(key, mediaType string, data []byte) {
-	size := int64(len(data))
+	size := int64(len(data)) + entryOverhead
 	if c == nil || size > c.max/4 {
 		return
 	}
@@ -48,13 +52,14 @@ func (c *cache) put(key, mediaType string, data []byte) {
 	if _, ok := c.items[key]; ok {
 		return
 	}
-	c.items[key] = c.ll.PushFront(&cacheEntry{key: key, mediaType: mediaType, data: data})
+	// A right-sized copy: buffers from io.ReadAll keep up to twice their length.
+	c.items[key] = c.ll.PushFront(&cacheEntry{key: key, mediaType: mediaType, data: bytes.Clone(data)})
 	c.cur += size
 	for c.cur > c.max {
 		last := c.ll.Back()
 		ent := last.Value.(*cacheEntry)
 		c.ll.Remove(last)
 		delete(c.items, ent.key)
-		c.cur -= int64(len(ent.data))
+		c.cur -= int64(len(ent.data)) + entryOverhead
 	}
 }

@@ -41,16 +41,16 @@ func TestNames(t *testing.T) {
 }
 
 func TestCacheEvictsByBytes(t *testing.T) {
-	c := newCache(100)
-	c.put("a", "m", make([]byte, 20))
-	c.put("b", "m", make([]byte, 20))
-	c.put("big", "m", make([]byte, 30)) // over max/4: not cached
+	c := newCache(2000) // entries count their length plus entryOverhead (256)
+	c.put("a", "m", make([]byte, 200))
+	c.put("b", "m", make([]byte, 200))
+	c.put("big", "m", make([]byte, 300)) // over max/4: not cached
 	if _, ok := c.get("big"); ok {
 		t.Error("entry over a quarter of the cache was kept")
 	}
 	c.get("a") // a is now most recent
-	for _, k := range []string{"c", "d", "e", "f"} {
-		c.put(k, "m", make([]byte, 20))
+	for _, k := range []string{"c", "d", "e"} {
+		c.put(k, "m", make([]byte, 200))
 	}
 	if _, ok := c.get("b"); ok {
 		t.Error("least recently used entry survived")

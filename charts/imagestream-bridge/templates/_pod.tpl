@@ -44,6 +44,13 @@ spec:
           valueFrom:
             fieldRef:
               fieldPath: metadata.name
+        {{- if and .Values.resources .Values.resources.limits .Values.resources.limits.memory }}
+        # The Go runtime collects harder near the container's memory limit instead of being OOM-killed.
+        - name: GOMEMLIMIT
+          valueFrom:
+            resourceFieldRef:
+              resource: limits.memory
+        {{- end }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
