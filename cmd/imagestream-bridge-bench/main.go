@@ -400,14 +400,12 @@ func (b *bench) bridgeRun(ctx context.Context, workload string, c int, journal b
 		r.err = err
 		return r
 	}
-	dataDir := ""
-	if journal {
-		if dataDir, err = os.MkdirTemp(b.opts.dataRoot, "journal-"); err != nil {
-			r.err = err
-			return r
-		}
-		defer os.RemoveAll(dataDir)
+	dataDir, cleanup, err := b.journalDir(journal)
+	if err != nil {
+		r.err = err
+		return r
 	}
+	defer cleanup()
 	logf("bridge  %-8s C=%-3d journal=%-3s %d events", workload, c, r.journal, len(evs))
 	t, err := startInProcess(ctx, func(listen string) string {
 		return bridgeConfig(listen, b.fx.reg.URL, kc, dataDir, qps)
@@ -442,14 +440,12 @@ func (b *bench) pacedRun(ctx context.Context, workload string, journal bool) res
 		r.err = err
 		return r
 	}
-	dataDir := ""
-	if journal {
-		if dataDir, err = os.MkdirTemp(b.opts.dataRoot, "journal-"); err != nil {
-			r.err = err
-			return r
-		}
-		defer os.RemoveAll(dataDir)
+	dataDir, cleanup, err := b.journalDir(journal)
+	if err != nil {
+		r.err = err
+		return r
 	}
+	defer cleanup()
 	logf("paced   %s %.0f/s for %s journal=%s (%d events)", workload, b.opts.rate, b.opts.paced, r.journal, n)
 	t, err := startInProcess(ctx, func(listen string) string {
 		return bridgeConfig(listen, b.fx.reg.URL, kc, dataDir, b.opts.qps)
@@ -553,4 +549,16 @@ func logRun(r *result) {
 	}
 	logf("  %.0f acked/s, %.0f mapped/s, ack p99 %s, push-to-mapping p99 %s, %.2f CPU s/1k, %.0f allocs/event, 503s %d",
 		r.ackRate(), r.mapRate(), fmtDur(pct(r.ack, 0.99)), fmtDur(pct(r.p2m, 0.99)), r.cpuPer1000(), r.allocsPer(), r.rejected)
+}
+
+// journalDir makes a fresh journal directory when journal is on ("" when off).
+func (b *bench) journalDir(journal bool) (string, func(), error) {
+	if !journal {
+		return "", func() {}, nil
+	}
+	dir, err := os.MkdirTemp(b.opts.dataRoot, "journal-")
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
 }
