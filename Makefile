@@ -20,7 +20,7 @@ test: vet
 	$(GO) test $(TESTFLAGS) ./...
 
 demo:
-	$(GO) run ./cmd/imagestream-bridge demo
+	$(GO) run ./cmd/imagestream-bridge-demo
 
 clean:
 	rm -rf bin

@@ -25,7 +25,6 @@ Usage:
   imagestream-bridge resync   --config FILE [--dry-run]  reconcile registry tags with image streams once
   imagestream-bridge failed   --config FILE [--replay all|SEQ,...]  list or replay failed events of a running bridge
   imagestream-bridge config   --config FILE              validate and print the config, secrets redacted
-  imagestream-bridge demo                                run a registry, an API emulator and the bridge end to end
   imagestream-bridge emulator [--listen ADDR] [--kubeconfig FILE]  run the OpenShift image-API emulator
   imagestream-bridge version
 `
@@ -48,7 +47,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "config":
 		err = runConfig(rest, stdout)
 	case "demo":
-		err = runDemo(ctx, rest, stdout, stderr)
+		err = errors.New("the demo is its own command: make demo (go run ./cmd/imagestream-bridge-demo)")
 	case "emulator":
 		err = runEmulator(ctx, rest, stdout)
 	case "version":

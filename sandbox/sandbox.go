@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -56,27 +55,7 @@ func (a *API) WriteKubeconfig(dir string) (string, error) {
 }
 
 // WriteKubeconfigFile writes a kubeconfig for the emulator to p.
-func (a *API) WriteKubeconfigFile(p string) error {
-	kc := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: emulator
-  cluster:
-    server: %s
-users:
-- name: bridge
-  user:
-    token: emulator
-contexts:
-- name: emulator
-  context: {cluster: emulator, user: bridge}
-current-context: emulator
-`, a.URL)
-	if err := os.WriteFile(p, []byte(kc), 0o600); err != nil {
-		return fmt.Errorf("write kubeconfig: %w", err)
-	}
-	return nil
-}
+func (a *API) WriteKubeconfigFile(p string) error { return emulator.WriteKubeconfig(a.URL, p) }
 
 // FreeAddr returns a loopback address with a free port.
 func FreeAddr() (string, error) {

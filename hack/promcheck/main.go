@@ -2,7 +2,7 @@
 // Prometheus scraping a real bridge.
 //
 // It starts, in-process and on loopback, a distribution registry, the OpenShift
-// image-API emulator and the bridge (as app/demo.go does), pushes images so that the
+// image-API emulator and the bridge (as cmd/imagestream-bridge-demo does), pushes images so that the
 // activity metrics move, runs Prometheus (scrape interval 1s, the alert rules loaded)
 // against the bridge's /metrics, then evaluates every dashboard and alert expression
 // through Prometheus's HTTP API. It fails when an expression does not evaluate, when a

@@ -1,4 +1,9 @@
-package app
+// Command imagestream-bridge-demo runs a real distribution v3 registry, the
+// OpenShift image-API emulator and the bridge on loopback, pushes a
+// multi-layer image and a multi-arch index, and prints the image stream tags
+// and one mapping. It is `make demo`. It is a separate binary so that the
+// production binary does not carry an in-memory registry.
+package main
 
 import (
 	"context"
@@ -12,22 +17,34 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	imagev1 "github.com/openshift/api/image/v1"
 
+	"github.com/imagestream-bridge/imagestream-bridge/app"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
 
 const demoToken = "demo-token"
 
-// runDemo runs a real registry, the image-API emulator and the bridge on
-// loopback, pushes a multi-layer image and a multi-arch index, and prints
-// the image stream tags and one mapping.
-func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return
+		}
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// run wires the parts together and drives one push of each kind.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	verbose := fs.Bool("v", false, "show the bridge's log")
@@ -79,7 +96,7 @@ openshift:
 	bctx, stopBridge := context.WithCancel(ctx)
 	defer stopBridge()
 	served := make(chan error, 1)
-	go func() { served <- Serve(bctx, cfg, log, ln) }()
+	go func() { served <- app.Serve(bctx, cfg, log, ln) }()
 	if err := waitReady(ctx, bridgeURL); err != nil {
 		return err
 	}
@@ -185,37 +202,4 @@ func waitFor(ctx context.Context, cond func() bool) error {
 		}
 	}
 	return nil
-}
-
-// runEmulator serves the image-API emulator until interrupted.
-func runEmulator(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
-	listen := fs.String("listen", "127.0.0.1:8443", "address to listen on (plain HTTP)")
-	kubeconfig := fs.String("kubeconfig", "", "write a kubeconfig for the emulator to this file")
-	namespaces := fs.String("namespaces", "", "comma-separated namespaces that exist (default: all)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
-	api := sandbox.NewAPI(ln)
-	defer api.Close()
-	if *namespaces != "" {
-		api.SetNamespaces(strings.Split(*namespaces, ",")...)
-	}
-	if *kubeconfig != "" {
-		if err := api.WriteKubeconfigFile(*kubeconfig); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(stdout, "OpenShift image-API emulator on %s\n", api.URL)
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt)
-	defer stop()
-	<-ctx.Done()
-	if errors.Is(ctx.Err(), context.Canceled) {
-		return nil
-	}
-	return ctx.Err()
 }
