@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -231,7 +230,6 @@ func TestOrderPerTagUnderConcurrency(t *testing.T) {
 	}
 }
 
-var _ = io.Discard
 
 // TestRecoveredEventNeverMovesATagBack journals an event, stops before it is
 // applied, lets the tag move on elsewhere (another replica, after failover),
