@@ -124,6 +124,7 @@ func TestDefaults(t *testing.T) {
 		"ClusterRoleBinding//" + fullname + "-" + releaseNS,
 		"ConfigMap/" + releaseNS + "/" + fullname,
 		"Deployment/" + releaseNS + "/" + fullname,
+		"Pod/" + releaseNS + "/" + fullname + "-test-readyz",
 		"Secret/" + releaseNS + "/" + fullname + "-secrets",
 		"Service/" + releaseNS + "/" + fullname,
 		"ServiceAccount/" + releaseNS + "/" + fullname,
@@ -308,7 +309,7 @@ func TestPersistence(t *testing.T) {
 		s.Spec.VolumeClaimTemplates[0].Spec.Resources.Requests.Storage().String() != "2Gi" {
 		t.Fatalf("volume claim templates %+v", s.Spec.VolumeClaimTemplates)
 	}
-	if s.Spec.ServiceName != fullname {
+	if s.Spec.ServiceName != fullname+"-headless" {
 		t.Errorf("serviceName %q", s.Spec.ServiceName)
 	}
 	checkPod(t, s.Spec.Template, "HTTP")

@@ -6,6 +6,7 @@ package charts
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
+	routev1 "github.com/openshift/api/route/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
@@ -58,6 +60,13 @@ func values(t *testing.T, s string) map[string]any {
 // renderErr renders the chart as `helm template` would, schema validation included.
 func renderErr(t *testing.T, vals map[string]any, skipSchema bool) (map[string]string, error) {
 	t.Helper()
+	return renderAPIs(t, vals, skipSchema)
+}
+
+// renderAPIs renders on a cluster that also serves the given API group versions
+// (e.g. "route.openshift.io/v1" on OpenShift), as `helm template --api-versions` does.
+func renderAPIs(t *testing.T, vals map[string]any, skipSchema bool, apiVersions ...string) (map[string]string, error) {
+	t.Helper()
 	c := loadChart(t)
 	kv, err := chartutil.ParseKubeVersion(kubeVersion)
 	if err != nil {
@@ -65,6 +74,7 @@ func renderErr(t *testing.T, vals map[string]any, skipSchema bool) (map[string]s
 	}
 	caps := chartutil.DefaultCapabilities.Copy()
 	caps.KubeVersion = *kv
+	caps.APIVersions = append(slices.Clone(caps.APIVersions), apiVersions...)
 	rv, err := chartutil.ToRenderValuesWithSchemaValidation(c, vals,
 		chartutil.ReleaseOptions{Name: releaseName, Namespace: releaseNS, IsInstall: true}, caps, skipSchema)
 	if err != nil {
@@ -79,16 +89,23 @@ type manifests struct {
 	notes   string
 }
 
-func render(t *testing.T, valuesYAML string) manifests {
+func render(t *testing.T, valuesYAML string, apiVersions ...string) manifests {
 	t.Helper()
-	files, err := renderErr(t, values(t, valuesYAML), false)
+	files, err := renderAPIs(t, values(t, valuesYAML), false, apiVersions...)
 	if err != nil {
 		t.Fatalf("render: %v", err)
 	}
 	return decodeAll(t, files)
 }
 
-// strictDecoder fails on unknown and duplicate fields of the built-in kinds.
+func init() {
+	// OpenShift Routes decode strictly too.
+	if err := routev1.Install(scheme.Scheme); err != nil {
+		panic(err)
+	}
+}
+
+// strictDecoder fails on unknown and duplicate fields of the built-in kinds and Routes.
 var strictDecoder = serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
 
 // decodeAll splits every rendered template into documents and decodes each one: as an

@@ -28,6 +28,19 @@ helm.sh/chart: {{ include "imagestream-bridge.chart" . }}
 app.kubernetes.io/version: {{ .Values.image.tag | default .Chart.AppVersion | trunc 63 | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 app.kubernetes.io/component: webhook
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* metadata.annotations of an object: commonAnnotations plus the object's own (list ROOT ANNOTATIONS). */}}
+{{- define "imagestream-bridge.annotations" -}}
+{{- $root := index . 0 }}
+{{- $all := merge (dict) (index . 1 | default dict) ($root.Values.commonAnnotations | default dict) }}
+{{- with $all }}
+annotations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
 {{- end }}
 
 {{- define "imagestream-bridge.selectorLabels" -}}
@@ -40,6 +53,32 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default (include "imagestream-bridge.fullname" .) .Values.serviceAccount.name }}
 {{- else }}
 {{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/* Pull secrets: imagePullSecrets, then a parent chart's global.imagePullSecrets. */}}
+{{- define "imagestream-bridge.imagePullSecrets" -}}
+{{- $all := concat (.Values.imagePullSecrets | default list) ((.Values.global).imagePullSecrets | default list) }}
+{{- with $all }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- end }}
+
+{{/* True on OpenShift, whose SCCs assign the pod's fsGroup. */}}
+{{- define "imagestream-bridge.openshift" -}}
+{{- if .Capabilities.APIVersions.Has "security.openshift.io/v1" }}true{{ end }}
+{{- end }}
+
+{{/* The webhook's external base URL (Route or Ingress host), or "". */}}
+{{- define "imagestream-bridge.externalURL" -}}
+{{- if and .Values.route.enabled .Values.route.host }}
+{{- printf "https://%s" .Values.route.host }}
+{{- else if and .Values.ingress.enabled .Values.ingress.hosts }}
+{{- $host := first .Values.ingress.hosts }}
+{{- $tls := false }}
+{{- range .Values.ingress.tls }}{{ if has $host .hosts }}{{ $tls = true }}{{ end }}{{ end }}
+{{- printf "%s://%s" ($tls | ternary "https" "http") $host }}
 {{- end }}
 {{- end }}
 
@@ -167,6 +206,22 @@ Included by every workload template.
 {{- end }}
 {{- if and .Values.networkPolicy.enabled (not .Values.networkPolicy.registryPeers) }}
 {{- fail "networkPolicy.enabled needs networkPolicy.registryPeers: name the registry's pods, namespace or IP block, or nothing could post notifications" }}
+{{- end }}
+{{- if and .Values.rbac.create (not .Values.serviceAccount.create) (not .Values.serviceAccount.name) }}
+{{- fail "serviceAccount.create=false with rbac.create=true needs serviceAccount.name: the roles would otherwise be bound to the namespace's default ServiceAccount, which every pod of the namespace uses" }}
+{{- end }}
+{{- if and (not .Values.existingSecret) (not .Values.generateWebhookTokens) }}
+{{- range .Values.config.registries }}
+{{- if not (hasKey $.Values.webhookTokens .name) }}
+{{- fail (printf "webhookTokens.%s is not set and generateWebhookTokens is false: set webhookTokens.%s, or existingSecret to a Secret with the key %s-webhook-token (a render without cluster access, such as helm template or Argo CD, cannot keep a generated token)" .name .name .name) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and .Values.serviceMonitor.enabled .Values.tls.enabled (not .Values.serviceMonitor.tlsConfig) .Values.serviceMonitor.namespace (ne .Values.serviceMonitor.namespace .Release.Namespace) }}
+{{- fail "serviceMonitor.tlsConfig is needed with tls.enabled when serviceMonitor.namespace is not the release namespace: the default reads ca.crt of tls.secretName, which Prometheus can only read from the ServiceMonitor's namespace" }}
+{{- end }}
+{{- if and .Values.route.enabled .Values.ingress.enabled }}
+{{- fail "route.enabled and ingress.enabled: choose one (OpenShift turns Ingresses into Routes itself)" }}
 {{- end }}
 {{- $pdb := .Values.podDisruptionBudget }}
 {{- if and $pdb.enabled (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "invalid" $pdb.maxUnavailable)) }}

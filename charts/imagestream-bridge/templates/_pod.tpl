@@ -19,12 +19,21 @@ spec:
   {{- with .Values.priorityClassName }}
   priorityClassName: {{ . }}
   {{- end }}
-  {{- with .Values.imagePullSecrets }}
-  imagePullSecrets:
+  {{- with include "imagestream-bridge.imagePullSecrets" . }}
+  {{- . | nindent 2 }}
+  {{- end }}
+  {{- $psc := deepCopy (.Values.podSecurityContext | default dict) }}
+  {{- /* The journal volume must be writable; OpenShift's SCC assigns fsGroup, plain Kubernetes does not. */}}
+  {{- if and .Values.persistence.enabled (not (hasKey $psc "fsGroup")) (not (include "imagestream-bridge.openshift" .)) }}
+  {{- $_ := set $psc "fsGroup" 65532 }}
+  {{- $_ := set $psc "fsGroupChangePolicy" "OnRootMismatch" }}
+  {{- end }}
+  {{- with $psc }}
+  securityContext:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- with .Values.podSecurityContext }}
-  securityContext:
+  {{- with .Values.initContainers }}
+  initContainers:
     {{- toYaml . | nindent 4 }}
   {{- end }}
   containers:
@@ -35,6 +44,13 @@ spec:
         - serve
         - --config
         - {{ include "imagestream-bridge.configDir" . }}/config.yaml
+        {{- with .Values.extraArgs }}
+        {{- toYaml . | nindent 8 }}
+        {{- end }}
+      {{- with .Values.extraEnvFrom }}
+      envFrom:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
       env:
         - name: POD_NAMESPACE
           valueFrom:
@@ -58,18 +74,17 @@ spec:
         - name: http
           containerPort: {{ .Values.containerPort }}
           protocol: TCP
-      livenessProbe:
+      {{- range $probe, $path := dict "startupProbe" "/healthz" "livenessProbe" "/healthz" "readinessProbe" "/readyz" }}
+      {{- $p := index $.Values $probe | default dict }}
+      {{- if $p.enabled }}
+      {{ $probe }}:
         httpGet:
-          path: /healthz
+          path: {{ $path }}
           port: http
-          scheme: {{ include "imagestream-bridge.scheme" . | upper }}
-        {{- toYaml .Values.livenessProbe | nindent 8 }}
-      readinessProbe:
-        httpGet:
-          path: /readyz
-          port: http
-          scheme: {{ include "imagestream-bridge.scheme" . | upper }}
-        {{- toYaml .Values.readinessProbe | nindent 8 }}
+          scheme: {{ include "imagestream-bridge.scheme" $ | upper }}
+        {{- omit $p "enabled" | toYaml | nindent 8 }}
+      {{- end }}
+      {{- end }}
       {{- with .Values.securityContext }}
       securityContext:
         {{- toYaml . | nindent 8 }}
@@ -128,9 +143,22 @@ spec:
   nodeSelector:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- with .Values.affinity }}
+  {{- if .Values.affinity }}
   affinity:
-    {{- toYaml . | nindent 4 }}
+    {{- toYaml .Values.affinity | nindent 4 }}
+  {{- else if and (gt (int .Values.replicaCount) 1) .Values.podAntiAffinityPreset }}
+  {{- $term := dict "topologyKey" "kubernetes.io/hostname" "labelSelector" (dict "matchLabels" (include "imagestream-bridge.selectorLabels" . | fromYaml)) }}
+  affinity:
+    podAntiAffinity:
+      {{- if eq .Values.podAntiAffinityPreset "hard" }}
+      requiredDuringSchedulingIgnoredDuringExecution:
+        - {{ toYaml $term | nindent 10 | trim }}
+      {{- else }}
+      preferredDuringSchedulingIgnoredDuringExecution:
+        - weight: 100
+          podAffinityTerm:
+            {{- toYaml $term | nindent 12 }}
+      {{- end }}
   {{- end }}
   {{- with .Values.tolerations }}
   tolerations:
