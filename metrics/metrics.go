@@ -1,7 +1,8 @@
 // Package metrics defines every Prometheus metric of the bridge.
 //
-// Metrics are built on an injected Registerer, all names start with
-// imagestream_bridge_, and labels come only from closed sets: registry names
+// Metrics are built on an injected Registerer, all names of ours start with
+// imagestream_bridge_ (the Go and process collectors keep their standard go_ and
+// process_ names), and labels come only from closed sets: registry names
 // from the config, results, reasons and stages. Repository, tag and digest are
 // never labels. Known label combinations are pre-created so series exist at zero.
 package metrics
@@ -138,8 +139,8 @@ func New(reg prometheus.Registerer, version string, registries []string) *Metric
 	} {
 		f(c)
 	}
-	prefixed := prometheus.WrapRegistererWithPrefix(ns+"_", reg)
-	prefixed.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Standard names (go_*, process_*), as the usual Go and process dashboards and alerts expect.
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.precreate(registries)
 	return m
 }
