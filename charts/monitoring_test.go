@@ -19,7 +19,7 @@ import (
 var (
 	dashboardFile = filepath.Join(chartDir, "dashboards", "imagestream-bridge.json")
 	rulesFile     = filepath.Join(chartDir, "alerts", "imagestream-bridge.rules.yaml")
-	metricNameRE  = regexp.MustCompile(`\bimagestream_bridge_[a-zA-Z0-9_:]*`)
+	metricNameRE  = regexp.MustCompile(`\b(?:imagestream_bridge|go|process)_[a-zA-Z0-9_:]*`)
 )
 
 // exposedMetrics is every series name the bridge exposes: the families of a registry on
@@ -47,7 +47,7 @@ func exposedMetrics(t *testing.T) map[string]bool {
 	return out
 }
 
-// checkMetricNames fails for every imagestream_bridge_ name in exprs the bridge does not expose.
+// checkMetricNames fails for every imagestream_bridge_, go_ and process_ name in exprs the bridge does not expose.
 func checkMetricNames(t *testing.T, where string, exprs []string) map[string]bool {
 	t.Helper()
 	exposed := exposedMetrics(t)
@@ -144,7 +144,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 		"imagestream_bridge_retries_total", "imagestream_bridge_api_request_duration_seconds_bucket",
 		"imagestream_bridge_registry_fetch_duration_seconds_bucket", "imagestream_bridge_cache_requests_total",
 		"imagestream_bridge_resync_drift_total", "imagestream_bridge_resync_runs_total", "imagestream_bridge_leader",
-		"imagestream_bridge_journal_size_bytes", "imagestream_bridge_process_resident_memory_bytes",
+		"imagestream_bridge_journal_size_bytes", "process_resident_memory_bytes", "process_cpu_seconds_total", "go_goroutines",
 	} {
 		if !used[name] {
 			t.Errorf("no panel shows %s", name)

@@ -29,7 +29,7 @@ type query struct {
 var (
 	labelValuesRE = regexp.MustCompile(`^\s*label_values\((.*),\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$`)
 	variableRE    = regexp.MustCompile(`\$\{[a-zA-Z_][a-zA-Z0-9_]*(:[a-z]+)?\}|\$[a-zA-Z_][a-zA-Z0-9_]*`)
-	metricNameRE  = regexp.MustCompile(`\bimagestream_bridge_[a-zA-Z0-9_:]*`)
+	metricNameRE  = regexp.MustCompile(`\b(?:imagestream_bridge|go|process)_[a-zA-Z0-9_:]*`)
 )
 
 // grafanaToPromQL substitutes Grafana's variables the way a dashboard with "All" selected would.
@@ -205,7 +205,7 @@ func trunc(s string, n int) string {
 	return s[:n-3] + "..."
 }
 
-// checkSeries asserts every imagestream_bridge_ name used by a query has series in
+// checkSeries asserts every imagestream_bridge_, go_ and process_ name used by a query has series in
 // Prometheus, so that a misspelt metric cannot hide behind an alert that never fires.
 func checkSeries(ctx context.Context, p *prometheus, qs []query) []string {
 	names := map[string][]string{}
