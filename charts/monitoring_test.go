@@ -245,7 +245,8 @@ func TestAlertRules(t *testing.T) {
 	sort.Strings(names)
 	for _, want := range []string{
 		"ImagestreamBridgePermanentFailures", "ImagestreamBridgeQueueNearlyFull", "ImagestreamBridgeNoLeader",
-		"ImagestreamBridgeDriftFound", "ImagestreamBridgePushToTagLatencyHigh",
+		"ImagestreamBridgeDriftFound", "ImagestreamBridgePushToTagLatencyHigh", "ImagestreamBridgeResyncFailing",
+		"ImagestreamBridgeDown", "ImagestreamBridgeAbsent",
 	} {
 		if i := sort.SearchStrings(names, want); i == len(names) || names[i] != want {
 			t.Errorf("alert %s missing; have %v", want, names)
@@ -265,5 +266,84 @@ func TestPrometheusRuleDisable(t *testing.T) {
 	b, _ := json.Marshal(nested[[]any](t, pr, "spec", "groups"))
 	if strings.Contains(string(b), "ImagestreamBridgeDriftFound") || !strings.Contains(string(b), "ImagestreamBridgeNoLeader") {
 		t.Errorf("rendered groups: %s", b)
+	}
+}
+
+// runbookBase is where every alert's runbook_url points by default: the troubleshooting
+// page in the project's repository (Chart.yaml's home), one anchor per alert.
+const runbookBase = "https://github.com/imagestream-bridge/imagestream-bridge/blob/main/docs/troubleshooting.md#"
+
+// githubAnchor is the anchor GitHub gives a markdown heading.
+func githubAnchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r == ' ':
+			b.WriteRune('-')
+		case r == '-' || r == '_' || r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// TestAlertRunbooksAndCounts checks every alert links a runbook section that exists in
+// docs/troubleshooting.md, and that counts over a window print as whole numbers.
+func TestAlertRunbooksAndCounts(t *testing.T) {
+	b, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f ruleFile
+	if err := yaml.UnmarshalStrict(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "troubleshooting.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := map[string]bool{}
+	for _, l := range strings.Split(string(doc), "\n") {
+		if h, ok := strings.CutPrefix(l, "#"); ok {
+			anchors[githubAnchor(strings.TrimLeft(h, "#"))] = true
+		}
+	}
+	for _, g := range f.Groups {
+		for _, r := range g.Rules {
+			u := r.Annotations["runbook_url"]
+			anchor, ok := strings.CutPrefix(u, runbookBase)
+			if !ok {
+				t.Errorf("alert %s: runbook_url %q does not start with %s", r.Alert, u, runbookBase)
+			} else if !anchors[anchor] {
+				t.Errorf("alert %s: runbook_url anchor #%s is not a heading of docs/troubleshooting.md", r.Alert, anchor)
+			}
+			// increase() extrapolates (3.809 rejected notifications): print whole counts.
+			if strings.Contains(r.Expr, "increase(") {
+				for name, a := range r.Annotations {
+					if strings.Contains(a, "$value | humanize ") || strings.Contains(a, "$value | humanize}") {
+						t.Errorf("alert %s: annotation %s prints the count with humanize; use printf \"%%.0f\"", r.Alert, name)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestPrometheusRuleRunbookBase checks prometheusRule.runbookBaseURL moves every runbook_url.
+func TestPrometheusRuleRunbookBase(t *testing.T) {
+	m := render(t, "prometheusRule: {enabled: true, runbookBaseURL: 'https://wiki.example.com/isb#'}")
+	pr := m.mustFind(t, "PrometheusRule", fullname)
+	n := 0
+	for _, g := range nested[[]any](t, pr, "spec", "groups") {
+		for _, r := range g.(map[string]any)["rules"].([]any) {
+			u, _ := r.(map[string]any)["annotations"].(map[string]any)["runbook_url"].(string)
+			if !strings.HasPrefix(u, "https://wiki.example.com/isb#imagestreambridge") {
+				t.Errorf("runbook_url %q", u)
+			}
+			n++
+		}
+	}
+	if n == 0 {
+		t.Error("no rules")
 	}
 }
