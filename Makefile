@@ -33,9 +33,17 @@ bench:
 	$(GO) build -ldflags '-X main.buildCommit=$(VERSION)' -o $(BENCH_BIN) ./cmd/imagestream-bridge-bench
 	$(BENCH_BIN) $(BENCHFLAGS)
 
-# image builds the container image (Dockerfile: static binary on distroless, nonroot).
+# image builds the container image (Dockerfile: static binary on distroless, nonroot), with the
+# OCI labels source, version and revision. PLATFORMS=linux/amd64,linux/arm64 builds a multi-arch
+# image with buildx (add --push through DOCKER_BUILD_FLAGS: a local image store holds one platform).
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE   ?= https://github.com/imagestream-bridge/imagestream-bridge
+PLATFORMS ?=
+DOCKER_BUILD_FLAGS ?=
 image:
-	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+	docker $(if $(PLATFORMS),buildx build --platform $(PLATFORMS),build) $(DOCKER_BUILD_FLAGS) \
+		--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg SOURCE=$(SOURCE) \
+		-t $(IMAGE) .
 
 # promcheck validates the chart's alert rules with promtool and evaluates every dashboard
 # and alert expression on a real Prometheus scraping a real bridge (installs Debian's
