@@ -104,7 +104,18 @@ func TestLint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, vals := range map[string]string{"defaults": "", "all features": allFeatures, "persistence": allFeaturesPersistent} {
+	for name, vals := range map[string]string{
+		"defaults": "", "all features": allFeatures, "persistence": allFeaturesPersistent,
+		"exposure and conventions": allFeatures + `
+commonLabels: {team: platform}
+commonAnnotations: {owner: images}
+route: {enabled: true, host: isb.apps.example.com}
+startupProbe: {enabled: true}
+extraArgs: [--log-level=debug]
+service: {type: LoadBalancer, loadBalancerSourceRanges: [192.0.2.0/24]}
+`,
+		"ingress": "ingress: {enabled: true, hosts: [isb.example.com], tls: [{secretName: isb-ingress, hosts: [isb.example.com]}]}",
+	} {
 		t.Run(name, func(t *testing.T) {
 			l := lint.AllWithKubeVersion(chartDir, values(t, vals), releaseNS, kv)
 			for _, m := range l.Messages {
