@@ -92,7 +92,7 @@ func New(cfg *config.Config, api *API, store journal.Store, m *metrics.Metrics, 
 	}
 	b.pipeline = NewPipeline(PipelineOptions{
 		Store: store, Apply: b.apply, Classify: classify, Report: b.report,
-		Workers: cfg.Workers, Capacity: cfg.QueueSize, Backlog: len(pending),
+		Workers: cfg.Workers, Capacity: cfg.QueueSize, Registries: b.order,
 		Initial: cfg.Retry.InitialBackoff.Duration, Max: cfg.Retry.MaxBackoff.Duration,
 	})
 	if len(pending) > 0 {

@@ -4,16 +4,17 @@ import (
 	"context"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/queue"
 )
 
 // Pipeline applies accepted jobs with a bounded number of workers.
 //
-// Jobs of one tag (a lane) apply strictly in acceptance order; lanes run in
-// parallel. A transient failure re-schedules its lane after a capped, jittered
+// Scheduling is the queue package's: jobs of one tag (a lane) apply strictly
+// in acceptance order, lanes run in parallel, registries share the workers
+// fairly. A transient failure re-schedules its lane after a capped, jittered
 // exponential backoff without holding a worker, so it delays only later
 // events of the same tag. A permanent failure moves the job to the failed list
 // and the lane goes on.
@@ -23,24 +24,11 @@ type Pipeline struct {
 	classify func(err error) Outcome
 	report   func(j *journal.Job, o Outcome, attempts int, d time.Duration)
 	workers  int
-	capacity int64
 	initial  time.Duration
 	max      time.Duration
 
-	queued atomic.Int64 // reserved or waiting or being applied
-	mu     sync.Mutex
-	lanes  map[string]*lane
-	ready  chan *lane
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	timers sync.WaitGroup
-}
-
-type lane struct {
-	key      string
-	jobs     []*journal.Job
-	attempts int
-	started  time.Time
+	q  *queue.Queue[*journal.Job]
+	wg sync.WaitGroup
 }
 
 // Outcome classifies the result of applying a job.
@@ -65,72 +53,49 @@ type PipelineOptions struct {
 	Capacity int
 	Initial  time.Duration
 	Max      time.Duration
-	// Backlog is how many jobs will be pushed beyond Capacity (the journal's pending jobs at start).
-	Backlog int
+	// Registries are the configured registry names: while there is more than one,
+	// one registry never holds the last free worker (see package queue).
+	Registries []string
 }
 
 // NewPipeline returns a stopped pipeline; call Start.
 func NewPipeline(o PipelineOptions) *Pipeline {
 	return &Pipeline{
 		store: o.Store, apply: o.Apply, classify: o.Classify, report: o.Report,
-		workers: o.Workers, capacity: int64(o.Capacity), initial: o.Initial, max: o.Max,
-		lanes: map[string]*lane{},
-		ready: make(chan *lane, o.Capacity+o.Backlog+1),
-		stop:  make(chan struct{}),
+		workers: o.Workers, initial: o.Initial, max: o.Max,
+		q: queue.New(queue.Options[*journal.Job]{
+			Capacity: o.Capacity,
+			Workers:  o.Workers,
+			Groups:   o.Registries,
+			Key:      (*journal.Job).Key,
+			Group:    func(j *journal.Job) string { return j.Registry },
+		}),
 	}
 }
 
 // Reserve claims room for n jobs; false means the queue is full.
-func (p *Pipeline) Reserve(n int) bool {
-	for {
-		cur := p.queued.Load()
-		if cur+int64(n) > p.capacity {
-			return false
-		}
-		if p.queued.CompareAndSwap(cur, cur+int64(n)) {
-			return true
-		}
-	}
-}
+func (p *Pipeline) Reserve(n int) bool { return p.q.Reserve(n) }
 
 // Release gives back reserved room that was not used.
-func (p *Pipeline) Release(n int) { p.queued.Add(-int64(n)) }
+func (p *Pipeline) Release(n int) { p.q.Release(n) }
 
 // Depth is the number of jobs reserved, waiting or being applied.
-func (p *Pipeline) Depth() int64 { return p.queued.Load() }
+func (p *Pipeline) Depth() int64 { return int64(p.q.Len()) }
 
 // Capacity is the queue bound.
-func (p *Pipeline) Capacity() int64 { return p.capacity }
+func (p *Pipeline) Capacity() int64 { return int64(p.q.Capacity()) }
 
 // Push schedules reserved jobs.
-func (p *Pipeline) Push(jobs ...*journal.Job) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, j := range jobs {
-		k := j.Key()
-		if l, ok := p.lanes[k]; ok {
-			l.jobs = append(l.jobs, j)
-			continue
-		}
-		l := &lane{key: k, jobs: []*journal.Job{j}}
-		p.lanes[k] = l
-		p.ready <- l
-	}
-}
+func (p *Pipeline) Push(jobs ...*journal.Job) { p.q.Push(jobs...) }
 
 // hasLater reports whether another job of j's tag is queued behind it.
-func (p *Pipeline) hasLater(j *journal.Job) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	l, ok := p.lanes[j.Key()]
-	return ok && len(l.jobs) > 1
-}
+func (p *Pipeline) hasLater(j *journal.Job) bool { return p.q.HasLater(j.Key()) }
 
-// PushBacklog schedules jobs read back from the journal, claiming room without a bound.
-func (p *Pipeline) PushBacklog(jobs []*journal.Job) {
-	p.queued.Add(int64(len(jobs)))
-	p.Push(jobs...)
-}
+// PushBacklog schedules jobs read back from the journal or replayed, claiming room without a bound.
+func (p *Pipeline) PushBacklog(jobs []*journal.Job) { p.q.PushBacklog(jobs...) }
+
+// Stalled reports whether jobs wait while the workers finished nothing for longer than after.
+func (p *Pipeline) Stalled(after time.Duration) (bool, time.Duration) { return p.q.Stalled(after) }
 
 // Start runs the workers until ctx ends or Stop is called.
 func (p *Pipeline) Start(ctx context.Context) {
@@ -143,57 +108,37 @@ func (p *Pipeline) Start(ctx context.Context) {
 func (p *Pipeline) work(ctx context.Context) {
 	defer p.wg.Done()
 	for {
-		select {
-		case <-ctx.Done():
+		l, ok := p.q.Next(ctx)
+		if !ok {
 			return
-		case <-p.stop:
-			return
-		case l := <-p.ready:
-			p.run(ctx, l)
 		}
+		p.run(ctx, l)
 	}
 }
 
-func (p *Pipeline) run(ctx context.Context, l *lane) {
-	p.mu.Lock()
-	j := l.jobs[0]
-	p.mu.Unlock()
-	if l.attempts == 0 {
-		l.started = time.Now()
-	}
+func (p *Pipeline) run(ctx context.Context, l *queue.Lease[*journal.Job]) {
+	j := l.Job
 	err := p.apply(ctx, j)
 	o := Outcome{}
 	if err != nil {
 		o = p.classify(err)
 	}
-	l.attempts++
 	if o.Retry && ctx.Err() == nil {
-		p.report(j, o, l.attempts, time.Since(l.started))
-		p.later(l, p.backoff(l.attempts, o.RetryAfter))
+		p.report(j, o, l.Attempt, time.Since(l.Started))
+		l.Retry(p.backoff(l.Attempt, o.RetryAfter))
 		return
 	}
 	if o.Retry { // shutting down: the job stays in the journal (when durable)
+		l.Retry(time.Hour)
 		return
 	}
-	p.report(j, o, l.attempts, time.Since(l.started))
+	p.report(j, o, l.Attempt, time.Since(l.Started))
 	if o.Permanent {
 		_ = p.store.Fail(journal.Failed{Job: *j, Reason: o.Reason, Message: errString(o.Err), FailedAt: time.Now().UTC()})
 	} else {
 		p.store.Done(j.Seq)
 	}
-	p.queued.Add(-1)
-	p.mu.Lock()
-	l.jobs[0] = nil
-	l.jobs = l.jobs[1:]
-	l.attempts = 0
-	more := len(l.jobs) > 0
-	if !more {
-		delete(p.lanes, l.key)
-	}
-	p.mu.Unlock()
-	if more {
-		p.ready <- l
-	}
+	l.Done()
 }
 
 func errString(err error) string {
@@ -201,21 +146,6 @@ func errString(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-// later puts l back on the ready queue after d.
-func (p *Pipeline) later(l *lane, d time.Duration) {
-	p.timers.Add(1)
-	go func() {
-		defer p.timers.Done()
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			p.ready <- l
-		case <-p.stop:
-		}
-	}()
 }
 
 // backoff is capped exponential with jitter in [d/2, d), at least retryAfter.
@@ -233,7 +163,7 @@ func (p *Pipeline) backoff(attempt int, retryAfter time.Duration) time.Duration 
 func (p *Pipeline) Wait(ctx context.Context) error {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
-	for p.queued.Load() > 0 {
+	for p.q.Len() > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -245,11 +175,6 @@ func (p *Pipeline) Wait(ctx context.Context) error {
 
 // Stop ends the workers after their current job and waits for them.
 func (p *Pipeline) Stop() {
-	select {
-	case <-p.stop:
-	default:
-		close(p.stop)
-	}
+	p.q.Close()
 	p.wg.Wait()
-	p.timers.Wait()
 }

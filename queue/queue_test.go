@@ -1,0 +1,263 @@
+package queue
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+)
+
+type job struct {
+	group, key string
+	n          int
+}
+
+func newQ(capacity, workers int, groups ...string) *Queue[job] {
+	return New(Options[job]{
+		Capacity: capacity, Workers: workers, Groups: groups,
+		Key:   func(j job) string { return j.key },
+		Group: func(j job) string { return j.group },
+	})
+}
+
+// run starts workers that call fn for each lease until ctx ends.
+func run(ctx context.Context, q *Queue[job], workers int, fn func(*Lease[job])) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				l, ok := q.Next(ctx)
+				if !ok {
+					return
+				}
+				fn(l)
+			}
+		}()
+	}
+	return &wg
+}
+
+func waitEmpty(t *testing.T, q *Queue[job]) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for q.Len() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not drained: %d left", q.Len())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestReserveIsBoundedAndBacklogIsNot(t *testing.T) {
+	q := newQ(3, 1)
+	if !q.Reserve(2) || q.Reserve(2) {
+		t.Fatal("Reserve admitted past the capacity of 3")
+	}
+	if !q.Reserve(1) || q.Reserve(1) {
+		t.Fatal("Reserve did not fill exactly to the capacity")
+	}
+	q.Release(3)
+	if q.Len() != 0 {
+		t.Fatalf("Len %d after release", q.Len())
+	}
+	var backlog []job
+	for i := range 1000 {
+		backlog = append(backlog, job{key: fmt.Sprint(i)})
+	}
+	q.PushBacklog(backlog...) // no worker runs: must not block
+	if q.Len() != 1000 {
+		t.Fatalf("Len %d, want 1000", q.Len())
+	}
+	if q.Reserve(1) {
+		t.Fatal("Reserve admitted while a backlog fills the queue")
+	}
+}
+
+// TestBacklogOfAnySizeCompletes: one worker, capacity 2, 10,000 distinct keys.
+func TestBacklogOfAnySizeCompletes(t *testing.T) {
+	q := newQ(2, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	done := 0
+	wg := run(ctx, q, 1, func(l *Lease[job]) {
+		mu.Lock()
+		done++
+		mu.Unlock()
+		l.Done()
+	})
+	for round := range 10 {
+		var jobs []job
+		for i := range 1000 {
+			jobs = append(jobs, job{key: fmt.Sprintf("%d-%d", round, i)})
+		}
+		q.PushBacklog(jobs...)
+	}
+	waitEmpty(t, q)
+	cancel()
+	wg.Wait()
+	if done != 10000 {
+		t.Fatalf("applied %d, want 10000", done)
+	}
+}
+
+// TestOrderPerKeyUnderRetries: 8 workers, 50 keys, random transient failures;
+// every key's jobs finish in push order and each exactly once.
+func TestOrderPerKeyUnderRetries(t *testing.T) {
+	q := newQ(10000, 8, "a", "b")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var mu sync.Mutex
+	got := map[string][]int{}
+	inFlight := map[string]bool{}
+	wg := run(ctx, q, 8, func(l *Lease[job]) {
+		mu.Lock()
+		if inFlight[l.Job.key] {
+			mu.Unlock()
+			t.Errorf("two jobs of key %s in flight", l.Job.key)
+			l.Done()
+			return
+		}
+		inFlight[l.Job.key] = true
+		mu.Unlock()
+		time.Sleep(time.Duration(rand.IntN(200)) * time.Microsecond)
+		mu.Lock()
+		inFlight[l.Job.key] = false
+		fail := rand.IntN(4) == 0
+		if !fail {
+			got[l.Job.key] = append(got[l.Job.key], l.Job.n)
+		}
+		mu.Unlock()
+		if fail {
+			l.Retry(time.Duration(rand.IntN(2)) * time.Millisecond)
+			return
+		}
+		l.Done()
+	})
+	const keys, per = 50, 40
+	for n := range per {
+		for k := range keys {
+			if !q.Reserve(1) {
+				t.Fatal("full")
+			}
+			q.Push(job{group: []string{"a", "b"}[k%2], key: fmt.Sprint(k), n: n})
+		}
+	}
+	waitEmpty(t, q)
+	cancel()
+	wg.Wait()
+	for k := range keys {
+		seq := got[fmt.Sprint(k)]
+		if len(seq) != per {
+			t.Fatalf("key %d: %d jobs done, want %d", k, len(seq), per)
+		}
+		for i, n := range seq {
+			if n != i {
+				t.Fatalf("key %d applied out of order: %v", k, seq)
+			}
+		}
+	}
+}
+
+// TestSlowGroupLeavesAWorker: a group whose jobs never finish holds all but
+// one worker; another group's job still runs at once.
+func TestSlowGroupLeavesAWorker(t *testing.T) {
+	for _, workers := range []int{2, 4, 8} {
+		t.Run(fmt.Sprint(workers), func(t *testing.T) {
+			q := newQ(1000, workers, "slow", "good")
+			ctx, cancel := context.WithCancel(context.Background())
+			release := make(chan struct{})
+			goodDone := make(chan struct{})
+			wg := run(ctx, q, workers, func(l *Lease[job]) {
+				if l.Job.group == "slow" {
+					<-release
+				} else {
+					close(goodDone)
+				}
+				l.Done()
+			})
+			defer func() { close(release); cancel(); wg.Wait() }()
+			var slow []job
+			for i := range 3 * workers {
+				slow = append(slow, job{group: "slow", key: fmt.Sprint(i)})
+			}
+			q.PushBacklog(slow...)
+			time.Sleep(20 * time.Millisecond) // let the slow group take what it may
+			q.PushBacklog(job{group: "good", key: "g"})
+			select {
+			case <-goodDone:
+			case <-time.After(5 * time.Second):
+				t.Fatal("the good group's job waited behind a stalled group")
+			}
+		})
+	}
+}
+
+// TestRetryHoldsNoWorker: with one worker, a lane in backoff does not delay another lane.
+func TestRetryHoldsNoWorker(t *testing.T) {
+	q := newQ(10, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	other := make(chan time.Time, 1)
+	wg := run(ctx, q, 1, func(l *Lease[job]) {
+		if l.Job.key == "flaky" && l.Attempt == 1 {
+			l.Retry(time.Hour)
+			return
+		}
+		if l.Job.key == "other" {
+			other <- time.Now()
+		}
+		l.Done()
+	})
+	q.PushBacklog(job{key: "flaky"}, job{key: "other"})
+	select {
+	case <-other:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a lane in backoff held the only worker")
+	}
+	if !q.HasLater("flaky") && q.Len() != 1 {
+		t.Fatalf("flaky job lost: len %d", q.Len())
+	}
+	q.Close()
+	wg.Wait()
+}
+
+func TestStalled(t *testing.T) {
+	now := time.Unix(1000, 0)
+	q := New(Options[job]{Capacity: 10, Key: func(j job) string { return j.key }, Now: func() time.Time { return now }})
+	q.PushBacklog(job{key: "a"}, job{key: "b"})
+	l, _ := q.Next(context.Background())
+	now = now.Add(time.Minute)
+	if s, _ := q.Stalled(2 * time.Minute); s {
+		t.Fatal("stalled after one minute with a two-minute threshold")
+	}
+	now = now.Add(2 * time.Minute)
+	if s, idle := q.Stalled(2 * time.Minute); !s || idle != 3*time.Minute {
+		t.Fatalf("not stalled after three minutes with a job waiting (idle %s)", idle)
+	}
+	l.Done()
+	if s, _ := q.Stalled(2 * time.Minute); s {
+		t.Fatal("still stalled after progress")
+	}
+}
+
+func TestNextEndsWithContextAndClose(t *testing.T) {
+	q := newQ(1, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	res := make(chan bool)
+	go func() { _, ok := q.Next(ctx); res <- ok }()
+	cancel()
+	if <-res {
+		t.Fatal("Next returned a lease after cancel")
+	}
+	go func() { _, ok := q.Next(context.Background()); res <- ok }()
+	time.Sleep(5 * time.Millisecond)
+	q.Close()
+	if <-res {
+		t.Fatal("Next returned a lease after Close")
+	}
+}
