@@ -1,10 +1,13 @@
 // Package emulator is an OpenShift image API server in miniature, for the
 // demo, the tests and the benchmark. It is not a mock: it enforces the real
-// server's rules for ImageStreamMappings (validation, the 201 Status answer,
-// the 404 details of a missing stream or namespace, existing Images kept,
-// tag history prepended and collapsed as AddTagEventToImageStream does, layer
-// order annotation, allowedRegistriesForImport), serves image stream lists,
-// Images and coordination.k8s.io Leases, and can inject faults.
+// server's rules for ImageStreamMappings, no stricter and no looser
+// (validation incl. list children and name limits, the 201 Status answer, the
+// 404 details of a missing stream or namespace, the image strategy's metadata
+// and layer order, existing Images kept and managed ones re-referenced to the
+// stream's status.dockerImageRepository, tag history prepended and collapsed
+// as AddTagEventToImageStream does, tracking tags, allowedRegistriesForImport
+// at the stream update), serves image stream lists, Images and
+// coordination.k8s.io Leases, and can inject faults.
 package emulator
 
 import (
