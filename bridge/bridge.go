@@ -162,12 +162,14 @@ func (b *Bridge) fetchAndBuild(ctx context.Context, src *source, j *journal.Job,
 	if err != nil {
 		return nil, inStage("fetch", err)
 	}
-	return mapping.Build(mapping.Input{
-		Namespace: j.Namespace, Stream: j.Stream, Tag: j.Tag,
+	// warn (config the server stores with empty metadata) is not reported yet.
+	ism, _, err := mapping.Build(mapping.Input{
+		Namespace: j.Namespace, Stream: j.Stream, Tag: j.Tag, Repository: j.Repository,
 		ReferenceHost: src.cfg.ReferenceHost, Digest: digest, MediaType: content.MediaType,
 		Manifest: content.Manifest, Config: content.Config,
 		Managed: b.cfg.OpenShift.ManagedImages, Now: b.now,
 	})
+	return ism, err
 }
 
 // createChildren creates the Image of each child of a list, as OpenShift's

@@ -133,6 +133,7 @@ type OpenShift struct {
 	// CreateChildImages creates the Image of every child of a manifest list (needs cluster-wide create on images). Default false.
 	CreateChildImages bool `json:"createChildImages"`
 	// ManagedImages sets openshift.io/image.managed and manifestBlobStored, claiming the integrated registry owns the blobs. Default false.
+	// Then the server tags an Image that already exists with the stream's internal-registry reference, which cannot pull an external image.
 	ManagedImages bool `json:"managedImages"`
 	// QPS and Burst of the client-side rate limiter (one mapping is one request). Defaults 300 and 600.
 	QPS   float32 `json:"qps"`

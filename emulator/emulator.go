@@ -1,10 +1,13 @@
 // Package emulator is an OpenShift image API server in miniature, for the
 // demo, the tests and the benchmark. It is not a mock: it enforces the real
-// server's rules for ImageStreamMappings (validation, the 201 Status answer,
-// the 404 details of a missing stream or namespace, existing Images kept,
-// tag history prepended and collapsed as AddTagEventToImageStream does, layer
-// order annotation, allowedRegistriesForImport), serves image stream lists,
-// Images and coordination.k8s.io Leases, and can inject faults.
+// server's rules for ImageStreamMappings, no stricter and no looser
+// (validation incl. list children and name limits, the 201 Status answer, the
+// 404 details of a missing stream or namespace, the image strategy's metadata
+// and layer order, existing Images kept and managed ones re-referenced to the
+// stream's status.dockerImageRepository, tag history prepended and collapsed
+// as AddTagEventToImageStream does, tracking tags, allowedRegistriesForImport
+// at the stream update), serves image stream lists, Images and
+// coordination.k8s.io Leases, and can inject faults.
 package emulator
 
 import (
@@ -23,6 +26,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
+// DefaultInternalRegistry is the integrated registry's service address on OpenShift 4.
+const DefaultInternalRegistry = "image-registry.openshift-image-registry.svc:5000"
+
 // Emulator holds the state of the emulated API server.
 type Emulator struct {
 	mu         sync.Mutex
@@ -40,6 +46,10 @@ type Emulator struct {
 
 	// MappingCount counts mapping requests answered 201.
 	MappingCount atomic.Int64
+
+	// internalRegistry is the integrated registry's host[:port]: streams'
+	// status.dockerImageRepository, always allowed. Default DefaultInternalRegistry.
+	internalRegistry string
 }
 
 // Mapping is one accepted ImageStreamMapping, with when it arrived.
@@ -56,6 +66,8 @@ func New() *Emulator {
 		leases:  map[string]*coordinationv1.Lease{},
 		quota:   map[string]string{},
 		now:     time.Now,
+
+		internalRegistry: DefaultInternalRegistry,
 	}
 	const img = "/apis/image.openshift.io/v1"
 	mux := http.NewServeMux()
@@ -91,6 +103,14 @@ func (e *Emulator) SetAllowedRegistries(hosts ...string) {
 	e.allowed = hosts
 }
 
+// SetInternalRegistry sets the integrated registry's host[:port] ("" : none, then
+// status.dockerImageRepository is spec.dockerImageRepository).
+func (e *Emulator) SetInternalRegistry(host string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.internalRegistry = host
+}
+
 // SetQuotaExceeded makes mappings in ns fail with the server's 403 quota message.
 func (e *Emulator) SetQuotaExceeded(ns string) {
 	e.mu.Lock()
@@ -114,7 +134,9 @@ func (e *Emulator) Stream(ns, name string) *imagev1.ImageStream {
 	if !ok {
 		return nil
 	}
-	return s.DeepCopy()
+	out := s.DeepCopy()
+	e.decorate(out)
+	return out
 }
 
 // Image returns a copy of an Image, or nil.
@@ -164,7 +186,9 @@ func (e *Emulator) Streams() []imagev1.ImageStream {
 	sort.Strings(keys)
 	out := make([]imagev1.ImageStream, 0, len(keys))
 	for _, k := range keys {
-		out = append(out, *e.streams[k].DeepCopy())
+		s := e.streams[k].DeepCopy()
+		e.decorate(s)
+		out = append(out, *s)
 	}
 	return out
 }

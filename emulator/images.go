@@ -40,50 +40,51 @@ func validPathSegment(s string) bool {
 	return s != "" && s != "." && s != ".." && !strings.ContainsAny(s, "/%")
 }
 
+// namespaceRE is a DNS-1123 label, the server's namespace name rule.
+var namespaceRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// maxRepositoryName is distribution's limit on a repository name, which the
+// server applies to namespace/name.
+const maxRepositoryName = 255
+
+func validNamespace(ns string) bool { return len(ns) <= 63 && namespaceRE.MatchString(ns) }
+
 // validateMapping applies ValidateImageStreamMapping's rules.
 func validateMapping(m *imagev1.ImageStreamMapping) field.ErrorList {
 	var errs field.ErrorList
 	if !validPathSegment(m.Name) {
 		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), m.Name, "must be a valid path segment"))
 	}
+	if !validNamespace(m.Namespace) {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "namespace"), m.Namespace, "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character, at most 63 characters"))
+	}
 	if m.Tag == "" {
 		errs = append(errs, field.Required(field.NewPath("tag"), ""))
 	}
-	img := &m.Image
-	ip := field.NewPath("image")
-	if img.Name == "" {
-		errs = append(errs, field.Required(ip.Child("metadata", "name"), ""))
-	}
-	if img.Namespace != "" {
-		errs = append(errs, field.Invalid(ip.Child("metadata", "namespace"), img.Namespace, "must be empty"))
-	}
-	errs = append(errs, validateImage(img, ip)...)
+	errs = append(errs, validateImage(&m.Image, field.NewPath("image"))...)
 	return errs
 }
 
 // validateImage applies ValidateImage's rules.
 func validateImage(img *imagev1.Image, ip *field.Path) field.ErrorList {
 	var errs field.ErrorList
+	if img.Name == "" {
+		errs = append(errs, field.Required(ip.Child("metadata", "name"), ""))
+	} else if !validPathSegment(img.Name) {
+		errs = append(errs, field.Invalid(ip.Child("metadata", "name"), img.Name, "must be a valid path segment"))
+	}
+	if img.Namespace != "" {
+		errs = append(errs, field.Forbidden(ip.Child("metadata", "namespace"), "not allowed on this type"))
+	}
 	if img.DockerImageReference == "" {
 		errs = append(errs, field.Required(ip.Child("dockerImageReference"), ""))
 	} else if _, err := name.ParseReference(img.DockerImageReference, name.WeakValidation); err != nil {
 		errs = append(errs, field.Invalid(ip.Child("dockerImageReference"), img.DockerImageReference, err.Error()))
 	}
 	if len(img.DockerImageManifests) > 0 {
+		errs = append(errs, validateImageManifests(img.DockerImageManifests, ip.Child("dockerImageManifests"))...)
 		if len(img.DockerImageLayers) > 0 {
-			errs = append(errs, field.Invalid(ip.Child("dockerImageLayers"), len(img.DockerImageLayers), "must be empty for manifest lists"))
-		}
-		for i, m := range img.DockerImageManifests {
-			mp := ip.Child("dockerImageManifests").Index(i)
-			if m.Architecture == "" {
-				errs = append(errs, field.Required(mp.Child("architecture"), ""))
-			}
-			if m.OS == "" {
-				errs = append(errs, field.Required(mp.Child("os"), ""))
-			}
-			if m.ManifestSize <= 0 {
-				errs = append(errs, field.Invalid(mp.Child("manifestSize"), m.ManifestSize, "must be positive"))
-			}
+			errs = append(errs, field.Invalid(ip.Child("dockerImageLayers"), len(img.DockerImageLayers), "dockerImageLayers should not be set when dockerImageManifests is set"))
 		}
 	}
 	return errs
@@ -132,62 +133,125 @@ func (e *Emulator) createMapping(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apierrors.NewNotFound(schema.GroupResource{Group: group, Resource: "imagestreammappings"}, m.Name))
 		return
 	}
-	if !e.registryAllowed(m.Image.DockerImageReference) {
-		writeError(w, apierrors.NewInvalid(gk, m.Name, field.ErrorList{field.Forbidden(field.NewPath("image", "dockerImageReference"),
-			fmt.Sprintf("registry for %s is not allowed by allowedRegistriesForImport", m.Image.DockerImageReference))}))
+	// The Image is created (or found) first, as the server's REST Create does.
+	img, created, errs := e.createImageLocked(&m.Image)
+	if len(errs) > 0 {
+		writeError(w, apierrors.NewInvalid(schema.GroupKind{Group: group, Kind: "Image"}, m.Image.Name, errs))
 		return
 	}
-	img, exists := e.images[m.Image.Name]
-	if !exists {
-		img = e.storeImage(&m.Image)
+	ref := m.Image.DockerImageReference
+	if !created && m.Image.Annotations[annManaged] == "true" {
+		// An Image the integrated registry manages, already stored (most likely
+		// tagged in another stream): the server points the tag at this stream.
+		if repo := e.dockerImageRepository(stream); repo != "" {
+			ref = repo + "@" + img.Name
+		}
 	}
-	e.addTagEvent(stream, m.Tag, imagev1.TagEvent{
+	next := imagev1.TagEvent{
 		Created:              metav1.NewTime(e.now()),
-		DockerImageReference: m.Image.DockerImageReference,
+		DockerImageReference: ref,
 		Image:                img.Name,
 		Generation:           stream.Generation,
-	})
+	}
+	updated := stream.DeepCopy()
+	if e.addTagEvent(updated, m.Tag, next) {
+		e.updateTrackingTags(updated, m.Tag, next)
+		// The status update is validated like any other: references new to the
+		// stream must come from allowedRegistriesForImport. The Image stays stored.
+		if errs := e.validateStatusRefs(stream, updated); len(errs) > 0 {
+			writeError(w, apierrors.NewInvalid(schema.GroupKind{Group: group, Kind: "ImageStream"}, stream.Name, errs))
+			return
+		}
+		updated.ResourceVersion = e.nextRV()
+		e.streams[ns+"/"+m.Name] = updated
+	}
 	e.mappings = append(e.mappings, Mapping{ImageStreamMapping: *m.DeepCopy(), Received: e.now()})
 	e.MappingCount.Add(1)
 	writeJSON(w, http.StatusCreated, success())
 }
 
-// storeImage stores an image as the server's PrepareForCreate would leave it.
-func (e *Emulator) storeImage(in *imagev1.Image) *imagev1.Image {
-	img := in.DeepCopy()
-	img.Signatures = nil
-	if len(img.DockerImageLayers) > 0 {
-		order, ok := img.Annotations["image.openshift.io/dockerLayersOrder"]
-		if !ok && descendingByDefault[img.DockerImageManifestMediaType] {
-			order = "descending"
-		}
-		if order == "descending" {
-			l := img.DockerImageLayers
-			for i, j := 0, len(l)-1; i < j; i, j = i+1, j-1 {
-				l[i], l[j] = l[j], l[i]
-			}
-		}
-		if img.Annotations == nil {
-			img.Annotations = map[string]string{}
-		}
-		img.Annotations["image.openshift.io/dockerLayersOrder"] = "ascending"
+// createImageLocked runs the image strategy and stores the Image unless one
+// with its name exists (then created is false and the stored one is returned).
+func (e *Emulator) createImageLocked(in *imagev1.Image) (img *imagev1.Image, created bool, errs field.ErrorList) {
+	img = in.DeepCopy()
+	prepareImage(img, e.now())
+	if errs := validateImage(img, field.NewPath("")); len(errs) > 0 {
+		return nil, false, errs
 	}
-	if img.Annotations["image.openshift.io/manifestBlobStored"] == "true" {
-		img.DockerImageManifest, img.DockerImageConfig = "", ""
-	}
-	if listTypes[img.DockerImageManifestMediaType] {
-		img.DockerImageLayers = nil
+	if old, ok := e.images[img.Name]; ok {
+		return old, false, nil
 	}
 	img.UID = types.UID(fmt.Sprintf("uid-%d", e.rv+1))
 	img.ResourceVersion = e.nextRV()
 	img.CreationTimestamp = metav1.NewTime(e.now())
 	e.images[img.Name] = img
-	return img
+	return img, true, nil
+}
+
+// dockerImageRepository is the stream's status.dockerImageRepository as the
+// server decorates it: INTERNAL-REGISTRY/ns/name, or spec.dockerImageRepository
+// when no internal registry is configured.
+func (e *Emulator) dockerImageRepository(s *imagev1.ImageStream) string {
+	if e.internalRegistry == "" {
+		return s.Spec.DockerImageRepository
+	}
+	return e.internalRegistry + "/" + s.Namespace + "/" + s.Name
+}
+
+func (e *Emulator) decorate(s *imagev1.ImageStream) {
+	s.Status.DockerImageRepository = e.dockerImageRepository(s)
+}
+
+// updateTrackingTags follows UpdateTrackingTags: spec tags whose from is an
+// ImageStreamTag of this stream's updated tag get the same event.
+func (e *Emulator) updateTrackingTags(s *imagev1.ImageStream, updatedTag string, next imagev1.TagEvent) {
+	for _, ref := range s.Spec.Tags {
+		if ref.From == nil || ref.From.Kind != "ImageStreamTag" {
+			continue
+		}
+		if ref.From.Namespace != "" && ref.From.Namespace != s.Namespace {
+			continue
+		}
+		stream, tag := s.Name, ref.From.Name
+		if strings.Contains(ref.From.Name, ":") {
+			var ok bool
+			if stream, tag, ok = splitStreamTag(ref.From.Name); !ok {
+				continue
+			}
+		}
+		if stream != s.Name || tag != updatedTag {
+			continue
+		}
+		e.addTagEvent(s, ref.Name, next)
+	}
+}
+
+// validateStatusRefs is ValidateImageStreamStatusUpdate's registry check:
+// every reference in the new status that the old one lacks must be allowed.
+func (e *Emulator) validateStatusRefs(old, updated *imagev1.ImageStream) field.ErrorList {
+	known := map[string]bool{}
+	for _, t := range old.Status.Tags {
+		for _, it := range t.Items {
+			known[it.DockerImageReference] = true
+		}
+	}
+	var errs field.ErrorList
+	for _, t := range updated.Status.Tags {
+		for i, it := range t.Items {
+			if known[it.DockerImageReference] || e.registryAllowed(it.DockerImageReference) {
+				continue
+			}
+			errs = append(errs, field.Forbidden(field.NewPath("status", "tags").Key(t.Tag).Child("items").Index(i).Child("dockerImageReference"),
+				fmt.Sprintf("registry for %s is not allowed by allowedRegistriesForImport", it.DockerImageReference)))
+		}
+	}
+	return errs
 }
 
 // addTagEvent follows AddTagEventToImageStream: prepend a new event unless it
 // repeats items[0], collapse same-reference or same-image updates in place.
-func (e *Emulator) addTagEvent(s *imagev1.ImageStream, tag string, next imagev1.TagEvent) {
+// It reports whether the stream changed.
+func (e *Emulator) addTagEvent(s *imagev1.ImageStream, tag string, next imagev1.TagEvent) bool {
 	idx := -1
 	for i := range s.Status.Tags {
 		if s.Status.Tags[i].Tag == tag {
@@ -200,8 +264,7 @@ func (e *Emulator) addTagEvent(s *imagev1.ImageStream, tag string, next imagev1.
 			idx = len(s.Status.Tags) - 1
 		}
 		s.Status.Tags[idx].Items = []imagev1.TagEvent{next}
-		s.ResourceVersion = e.nextRV()
-		return
+		return true
 	}
 	t := &s.Status.Tags[idx]
 	prev := &t.Items[0]
@@ -209,7 +272,7 @@ func (e *Emulator) addTagEvent(s *imagev1.ImageStream, tag string, next imagev1.
 	sameImage := prev.Image == next.Image
 	switch {
 	case sameRef && sameImage && prev.Generation == next.Generation:
-		return
+		return false
 	case sameRef && sameImage:
 	case sameRef:
 		prev.Image = next.Image
@@ -218,12 +281,11 @@ func (e *Emulator) addTagEvent(s *imagev1.ImageStream, tag string, next imagev1.
 	default:
 		t.Conditions = nil
 		t.Items = append([]imagev1.TagEvent{next}, t.Items...)
-		s.ResourceVersion = e.nextRV()
-		return
+		return true
 	}
 	prev.Generation = next.Generation
 	t.Conditions = nil
-	s.ResourceVersion = e.nextRV()
+	return true
 }
 
 func (e *Emulator) registryAllowed(ref string) bool {
@@ -235,6 +297,9 @@ func (e *Emulator) registryAllowed(ref string) bool {
 		return false
 	}
 	host := r.Context().RegistryStr()
+	if e.internalRegistry != "" && host == e.internalRegistry {
+		return true
+	}
 	for _, a := range e.allowed {
 		if ok, _ := path.Match(a, host); ok {
 			return true
@@ -253,9 +318,18 @@ func (e *Emulator) createStream(w http.ResponseWriter, r *http.Request) {
 	if !sameNamespace(w, &s.Namespace, ns) {
 		return
 	}
-	if !streamNameRE.MatchString(s.Name) || len(s.Name) > 255 {
-		writeError(w, apierrors.NewInvalid(schema.GroupKind{Group: group, Kind: "ImageStream"}, s.Name,
-			field.ErrorList{field.Invalid(field.NewPath("metadata", "name"), s.Name, "must match "+streamNameRE.String())}))
+	var errs field.ErrorList
+	if !validPathSegment(s.Name) || !streamNameRE.MatchString(s.Name) {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), s.Name, "must match "+streamNameRE.String()))
+	}
+	if !validNamespace(s.Namespace) {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "namespace"), s.Namespace, "a lowercase RFC 1123 label, at most 63 characters"))
+	}
+	if len(s.Namespace+"/"+s.Name) > maxRepositoryName {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), s.Name, fmt.Sprintf("'namespace/name' cannot be longer than %d characters", maxRepositoryName)))
+	}
+	if len(errs) > 0 {
+		writeError(w, apierrors.NewInvalid(schema.GroupKind{Group: group, Kind: "ImageStream"}, s.Name, errs))
 		return
 	}
 	e.mu.Lock()
@@ -275,7 +349,9 @@ func (e *Emulator) createStream(w http.ResponseWriter, r *http.Request) {
 	s.CreationTimestamp = metav1.NewTime(e.now())
 	s.Status = imagev1.ImageStreamStatus{}
 	e.streams[ns+"/"+s.Name] = &s
-	writeJSON(w, http.StatusCreated, &s)
+	out := s.DeepCopy()
+	e.decorate(out)
+	writeJSON(w, http.StatusCreated, out)
 }
 
 func (e *Emulator) getStream(w http.ResponseWriter, r *http.Request) {
@@ -308,21 +384,17 @@ func (e *Emulator) createImage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	errs := validateImage(&img, field.NewPath(""))
-	if img.Name == "" {
-		errs = append(errs, field.Required(field.NewPath("metadata", "name"), ""))
-	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	stored, created, errs := e.createImageLocked(&img)
 	if len(errs) > 0 {
 		writeError(w, apierrors.NewInvalid(schema.GroupKind{Group: group, Kind: "Image"}, img.Name, errs))
 		return
 	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if _, ok := e.images[img.Name]; ok {
+	if !created {
 		writeError(w, apierrors.NewAlreadyExists(schema.GroupResource{Group: group, Resource: "images"}, img.Name))
 		return
 	}
-	stored := e.storeImage(&img)
 	writeJSON(w, http.StatusCreated, stored)
 }
 

@@ -20,7 +20,7 @@ func FuzzBuild(f *testing.F) {
 	f.Add(MediaTypeDockerManifest, []byte(`{"schemaVersion":2,"layers":[{"size":-1}]}`), []byte(`{"created":"2026-01-01T00:00:00Z"}`))
 	f.Fuzz(func(t *testing.T, mediaType string, manifest, config []byte) {
 		d := digestOf(manifest)
-		m, err := Build(Input{Namespace: "ns", Stream: "s", Tag: "t", ReferenceHost: "r:1", Digest: d,
+		m, _, err := Build(Input{Namespace: "ns", Stream: "s", Tag: "t", Repository: "ns/s", ReferenceHost: "r:1", Digest: d,
 			MediaType: mediaType, Manifest: manifest, Config: config})
 		if err != nil {
 			return

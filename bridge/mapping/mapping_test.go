@@ -43,13 +43,13 @@ func build(t *testing.T, fixture, mediaType string) (*imagev1.ImageStreamMapping
 	t.Helper()
 	manifest := read(t, fixture+".manifest.json")
 	cfg := read(t, fixture+".config.json")
-	m, err := Build(Input{
-		Namespace: "team", Stream: "app", Tag: "v1.2.3", ReferenceHost: "registry.example.com:5000",
+	m, warn, err := Build(Input{
+		Namespace: "team", Stream: "app", Tag: "v1.2.3", Repository: "team/app", ReferenceHost: "registry.example.com:5000",
 		Digest: digestOf(manifest), MediaType: mediaType, Manifest: manifest, Config: cfg,
 		Now: func() time.Time { return fixedNow },
 	})
-	if err != nil {
-		t.Fatalf("Build(%s): %v", fixture, err)
+	if err != nil || warn != nil {
+		t.Fatalf("Build(%s): warn %v, err %v", fixture, warn, err)
 	}
 	return m, manifest, cfg
 }
@@ -244,8 +244,10 @@ func TestBuildLists(t *testing.T) {
 			if len(img.DockerImageLayers) != 0 || img.DockerImageConfig != "" {
 				t.Error("a list must have no layers and no config")
 			}
-			if len(img.Annotations) != 0 {
-				t.Errorf("annotations on a list = %v", img.Annotations)
+			// openshift/image-registry's manifestListHandler.Layers returns an
+			// empty order and manifestService.Put writes it: the key is present, empty.
+			if diff := cmp.Diff(map[string]string{AnnotationLayersOrder: ""}, img.Annotations); diff != "" {
+				t.Errorf("annotations on a list:\n%s", diff)
 			}
 			meta, raw := metadata(t, m)
 			if meta.ID != digestOf(manifest) || meta.Size != 0 || meta.Config != nil {
@@ -260,7 +262,7 @@ func TestBuildLists(t *testing.T) {
 
 func TestBuildManaged(t *testing.T) {
 	manifest := read(t, "schema2.manifest.json")
-	m, err := Build(Input{Namespace: "a", Stream: "b", Tag: "c", ReferenceHost: "h", Digest: digestOf(manifest),
+	m, _, err := Build(Input{Namespace: "a", Stream: "b", Tag: "c", Repository: "a/b", ReferenceHost: "h", Digest: digestOf(manifest),
 		MediaType: MediaTypeDockerManifest, Manifest: manifest, Config: read(t, "schema2.config.json"), Managed: true})
 	if err != nil {
 		t.Fatal(err)
@@ -280,16 +282,12 @@ func TestBuildRejects(t *testing.T) {
 	}{
 		{"not json", MediaTypeDockerManifest, "{", "{}"},
 		{"schema 1", MediaTypeDockerManifest, `{"schemaVersion":1}`, "{}"},
-		{"no config", MediaTypeDockerManifest, string(schema2), ""},
-		{"config not json", MediaTypeDockerManifest, string(schema2), "[1"},
-		{"bad created", MediaTypeDockerManifest, string(schema2), `{"created":"yesterday"}`},
-		{"bad history created", MediaTypeDockerManifest, string(schema2), `{"history":[{"created":"soon"}]}`},
 		{"list without platform", MediaTypeDockerList, `{"schemaVersion":2,"manifests":[{"digest":"sha256:` + strings.Repeat("a", 64) + `","size":1}]}`, ""},
 		{"list with layers", MediaTypeOCIIndex, `{"schemaVersion":2,"layers":[{"digest":"x"}]}`, ""},
 		{"unknown media type", "application/vnd.example+json", string(schema2), "{}"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Build(Input{Namespace: "a", Stream: "b", Tag: "c", ReferenceHost: "h", Digest: "sha256:" + strings.Repeat("0", 64),
+			_, _, err := Build(Input{Namespace: "a", Stream: "b", Tag: "c", Repository: "a/b", ReferenceHost: "h", Digest: "sha256:" + strings.Repeat("0", 64),
 				MediaType: tc.mediaType, Manifest: []byte(tc.manifest), Config: []byte(tc.config)})
 			if !errors.Is(err, ErrInvalidImage) {
 				t.Errorf("err = %v, want ErrInvalidImage", err)
@@ -301,11 +299,11 @@ func TestBuildRejects(t *testing.T) {
 func BenchmarkBuildSchema2(b *testing.B) {
 	manifest, _ := os.ReadFile("testdata/schema2.manifest.json")
 	cfg, _ := os.ReadFile("testdata/schema2.config.json")
-	in := Input{Namespace: "team", Stream: "app", Tag: "v1", ReferenceHost: "r:5000", Digest: digestOf(manifest),
+	in := Input{Namespace: "team", Stream: "app", Tag: "v1", Repository: "team/app", ReferenceHost: "r:5000", Digest: digestOf(manifest),
 		MediaType: MediaTypeDockerManifest, Manifest: manifest, Config: cfg}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := Build(in); err != nil {
+		if _, _, err := Build(in); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -250,8 +250,8 @@ func (f *fixture) mappingBody(i int) (mappingBody, error) {
 		return mappingBody{}, err
 	}
 	im := &f.images[i]
-	ism, err := mapping.Build(mapping.Input{
-		Namespace: namespace, Stream: im.stream, Tag: tagPlaceholder, ReferenceHost: f.reg.Host,
+	ism, _, err := mapping.Build(mapping.Input{
+		Namespace: namespace, Stream: im.stream, Tag: tagPlaceholder, Repository: im.repo, ReferenceHost: f.reg.Host,
 		Digest: im.digest, MediaType: im.mediaType, Manifest: raw, Config: craw, Now: time.Now,
 	})
 	if err != nil {
