@@ -201,9 +201,21 @@ func (in *Instance) drain(stopWork context.CancelFunc) {
 func (in *Instance) updateGauges(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	wasStalled := false
 	for {
 		in.Metrics.QueueDepth.Set(float64(in.Bridge.Pipeline().Depth()))
 		in.Metrics.JournalBytes.Set(float64(in.Store.Size()))
+		stalled, idle := in.Bridge.Stalled()
+		if stalled != wasStalled {
+			if stalled {
+				in.Metrics.WorkersStalled.Set(1)
+				in.Log.Error("workers finished no event while events wait: /readyz fails until they do", "idle", idle.String())
+			} else {
+				in.Metrics.WorkersStalled.Set(0)
+				in.Log.Info("workers make progress again")
+			}
+			wasStalled = stalled
+		}
 		select {
 		case <-ctx.Done():
 			return

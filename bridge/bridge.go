@@ -14,7 +14,6 @@ package bridge
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -42,6 +41,8 @@ type Bridge struct {
 	store      journal.Store
 	pipeline   *Pipeline
 	now        func() time.Time
+	// stallLimit is how long workers may finish nothing while events wait before readiness fails.
+	stallLimit time.Duration
 }
 
 // source is one configured registry.
@@ -56,7 +57,8 @@ type source struct {
 
 // New wires a Bridge. The store's pending jobs are scheduled when Start runs.
 func New(cfg *config.Config, api *API, store journal.Store, m *metrics.Metrics, log *slog.Logger) (*Bridge, error) {
-	b := &Bridge{cfg: cfg, log: log, metrics: m, api: api, store: store, registries: map[string]*source{}, now: time.Now}
+	b := &Bridge{cfg: cfg, log: log, metrics: m, api: api, store: store, registries: map[string]*source{}, now: time.Now,
+		stallLimit: max(2*time.Minute, 10*cfg.OpenShift.Timeout.Duration)}
 	for _, rc := range cfg.Registries {
 		name := rc.Name
 		client, err := registry.New(rc, registry.Options{
@@ -112,6 +114,13 @@ func New(cfg *config.Config, api *API, store journal.Store, m *metrics.Metrics, 
 // Start runs the pipeline's workers until ctx ends.
 func (b *Bridge) Start(ctx context.Context) { b.pipeline.Start(ctx) }
 
+// Stalled reports whether events wait while no worker has finished one for
+// longer than the stall limit: every fetch and API call has a deadline, so
+// healthy workers always finish or park a job well within it.
+func (b *Bridge) Stalled() (bool, time.Duration) {
+	return b.pipeline.Stalled(b.stallLimit)
+}
+
 // Pipeline exposes the queue (for shutdown and one-shot commands).
 func (b *Bridge) Pipeline() *Pipeline { return b.pipeline }
 
@@ -135,14 +144,19 @@ func (b *Bridge) apply(ctx context.Context, j *journal.Job) error {
 			return errSkipStale
 		}
 	}
-	ism, err := b.fetchAndBuild(ctx, src, j, j.Digest)
+	content, err := src.client.Fetch(ctx, j.Repository, j.Digest, mapping.IsImageManifest)
+	if err != nil {
+		return inStage("fetch", err)
+	}
+	if kind := mapping.Artifact(content.MediaType, content.Manifest, content.Config); kind != "" && src.cfg.Artifacts != config.ArtifactsMap {
+		return &skipError{reason: "artifact", detail: "OCI artifact (" + kind + "): skipped with artifacts: skip"}
+	}
+	ism, err := b.build(src, j, j.Digest, content)
 	if err != nil {
 		return err
 	}
 	if b.cfg.OpenShift.CreateChildImages && mapping.IsList(ism.Image.DockerImageManifestMediaType) {
-		if err := b.createChildren(ctx, src, j, ism); err != nil {
-			return err
-		}
+		b.createChildren(ctx, src, j, ism)
 	}
 	err = b.api.CreateMapping(ctx, ism)
 	if err != nil && streamMissing(err) && b.cfg.OpenShift.CreateStreams() {
@@ -156,35 +170,53 @@ func (b *Bridge) apply(ctx context.Context, j *journal.Job) error {
 	return inStage("api", err)
 }
 
-// fetchAndBuild fetches digest from j's repository and builds its mapping for j's tag.
-func (b *Bridge) fetchAndBuild(ctx context.Context, src *source, j *journal.Job, digest string) (*imagev1.ImageStreamMapping, error) {
-	content, err := src.client.Fetch(ctx, j.Repository, digest, mapping.IsImageManifest)
-	if err != nil {
-		return nil, inStage("fetch", err)
-	}
-	// warn (config the server stores with empty metadata) is not reported yet.
-	ism, _, err := mapping.Build(mapping.Input{
+// build builds the mapping of digest for j's tag. A config the API server
+// cannot decode is mapped with empty metadata, as the server stores it.
+func (b *Bridge) build(src *source, j *journal.Job, digest string, content *registry.Content) (*imagev1.ImageStreamMapping, error) {
+	ism, warn, err := mapping.Build(mapping.Input{
 		Namespace: j.Namespace, Stream: j.Stream, Tag: j.Tag, Repository: j.Repository,
 		ReferenceHost: src.cfg.ReferenceHost, Digest: digest, MediaType: content.MediaType,
 		Manifest: content.Manifest, Config: content.Config,
 		Managed: b.cfg.OpenShift.ManagedImages, Now: b.now,
 	})
-	return ism, err
+	if err != nil {
+		return nil, err
+	}
+	if warn != nil {
+		b.metrics.MetadataEmpty.WithLabelValues(j.Registry).Inc()
+		b.log.Warn("image mapped with empty metadata, as OpenShift stores it", "registry", j.Registry,
+			"repository", j.Repository, "digest", digest, "reason", warn.Error())
+	}
+	return ism, nil
 }
 
 // createChildren creates the Image of each child of a list, as OpenShift's
 // PreserveOriginal import does, so every platform can be pulled by digest.
-func (b *Bridge) createChildren(ctx context.Context, src *source, j *journal.Job, list *imagev1.ImageStreamMapping) error {
+// OpenShift never checks children when a list is pushed, so a child that
+// cannot be fetched, built or created is reported and the list is mapped anyway.
+func (b *Bridge) createChildren(ctx context.Context, src *source, j *journal.Job, list *imagev1.ImageStreamMapping) {
 	for _, child := range list.Image.DockerImageManifests {
-		m, err := b.fetchAndBuild(ctx, src, j, child.Digest)
-		if err != nil {
-			return err
+		err := b.createChild(ctx, src, j, child.Digest)
+		if err == nil {
+			continue
 		}
-		if err := b.api.CreateImage(ctx, &m.Image); err != nil {
-			return inStage("api", err)
-		}
+		b.metrics.ChildFailures.WithLabelValues(j.Registry).Inc()
+		b.log.Warn("child image not created; the list is mapped anyway", "registry", j.Registry,
+			"repository", j.Repository, "digest", j.Digest, "child", child.Digest, "reason", classify(err).Reason,
+			"error", err.Error())
 	}
-	return nil
+}
+
+func (b *Bridge) createChild(ctx context.Context, src *source, j *journal.Job, digest string) error {
+	content, err := src.client.Fetch(ctx, j.Repository, digest, mapping.IsImageManifest)
+	if err != nil {
+		return inStage("fetch", err)
+	}
+	m, err := b.build(src, j, digest, content)
+	if err != nil {
+		return err
+	}
+	return inStage("api", b.api.CreateImage(ctx, &m.Image))
 }
 
 // report logs one line per event outcome and counts it.
@@ -201,8 +233,9 @@ func (b *Bridge) report(j *journal.Job, o Outcome, attempts int, d time.Duration
 		b.metrics.Failures.WithLabelValues(j.Registry, o.Reason).Inc()
 		b.metrics.FailedEvents.Inc()
 		b.log.Error("event failed", append(attrs, "outcome", "failed", "reason", o.Reason, "error", errString(o.Err))...)
-	case errors.Is(o.Err, errSkipStale):
-		b.log.Info("event skipped", append(attrs, "outcome", "stale")...)
+	case o.Skip != "":
+		b.metrics.Skipped.WithLabelValues(j.Registry, o.Skip).Inc()
+		b.log.Info("event skipped", append(attrs, "outcome", "skipped", "reason", o.Skip, "detail", errString(o.Err))...)
 	default:
 		b.metrics.Mappings.WithLabelValues(j.Registry, "mapped").Inc()
 		if !j.PushedAt.IsZero() && j.Source == "notification" {
@@ -236,6 +269,10 @@ func (b *Bridge) Replay(seqs []uint64) (int, error) {
 	jobs, err := b.store.Replay(seqs)
 	if err != nil {
 		return 0, err
+	}
+	for _, j := range jobs {
+		// A replayed event is old news: it applies only while its tag still points at it.
+		j.Verify, j.Source = true, "replay"
 	}
 	b.pipeline.PushBacklog(jobs)
 	b.metrics.FailedEvents.Sub(float64(len(jobs)))

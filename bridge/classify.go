@@ -29,8 +29,13 @@ func inStage(stage string, err error) error {
 	return &stageError{stage: stage, err: err}
 }
 
+// skipError ends a job without a mapping; reason is a metrics.SkipReasons value.
+type skipError struct{ reason, detail string }
+
+func (e *skipError) Error() string { return e.detail }
+
 // errSkipStale marks a verified job whose tag moved on before it was applied.
-var errSkipStale = errors.New("tag moved on since the event was planned or journaled")
+var errSkipStale = &skipError{reason: "stale", detail: "tag moved on since the event was planned or journaled"}
 
 // classify is the one place that decides retry versus permanent failure.
 func classify(err error) Outcome {
@@ -42,16 +47,17 @@ func classify(err error) Outcome {
 	perm := func(reason string) Outcome { o.Permanent, o.Reason = true, reason; return o }
 	retry := func(reason string) Outcome { o.Retry, o.Reason = true, reason; return o }
 
+	var skip *skipError
 	switch {
-	case errors.Is(err, errSkipStale):
-		return Outcome{Err: err} // done: nothing to apply
+	case errors.As(err, &skip):
+		return Outcome{Err: err, Skip: skip.reason} // done: nothing to apply
 	case errors.Is(err, context.DeadlineExceeded):
 		return retry("timeout")
 	case errors.Is(err, context.Canceled):
 		return retry("timeout")
 	case errors.Is(err, mapping.ErrInvalidImage):
 		return perm("invalid_image")
-	case errors.Is(err, registry.ErrTooLarge):
+	case errors.Is(err, registry.ErrTooLarge), errors.Is(err, mapping.ErrTooManyChildren):
 		return perm("too_large")
 	case errors.Is(err, registry.ErrDigestMismatch):
 		return perm("digest_mismatch")

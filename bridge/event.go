@@ -2,6 +2,8 @@ package bridge
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,12 +49,25 @@ func decodeEnvelope(body []byte) ([]notifications.Event, error) {
 		return nil, errors.New("decode envelope: trailing data after the JSON object")
 	}
 	if env.Events == nil {
-		return nil, errors.New(`decode envelope: no "events" array`)
+		return nil, nil // {} is a well-formed envelope without events (a probe)
 	}
 	if len(*env.Events) > maxEvents {
 		return nil, fmt.Errorf("decode envelope: %d events, at most %d", len(*env.Events), maxEvents)
 	}
 	return *env.Events, nil
+}
+
+// maxEventID is the longest event id kept as it is; distribution's ids are
+// UUIDs (36 bytes). Longer ids are replaced by their SHA-256, so the dedup
+// window and the journal hold bounded bytes per event whatever a sender sends.
+const maxEventID = 64
+
+func eventID(id string) string {
+	if len(id) <= maxEventID {
+		return id
+	}
+	sum := sha256.Sum256([]byte(id))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // toJob turns a well-formed event into a job, or names why it is skipped.
@@ -77,7 +92,7 @@ func toJob(regName string, rt router, ev *notifications.Event) (*journal.Job, st
 		return nil, reason
 	}
 	return &journal.Job{
-		ID:         ev.ID,
+		ID:         eventID(ev.ID),
 		Registry:   regName,
 		Repository: t.Repository,
 		Namespace:  route.Namespace,

@@ -1,13 +1,16 @@
 package bridge
 
 import (
+	"context"
 	"crypto/x509"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/distribution/distribution/v3/notifications"
 	"github.com/labstack/echo/v4"
 
 	"github.com/imagestream-bridge/imagestream-bridge/journal"
@@ -31,7 +34,8 @@ func (s *Server) notify(c echo.Context) error {
 	name := c.Param("registry")
 	src, ok := s.b.registries[name]
 	if !ok {
-		return newError(KindUnknownRegistry, "unknown registry %q", name)
+		// Answered exactly as a wrong token, so that registry names cannot be enumerated.
+		return newError(KindUnauthorized, "missing or wrong bearer token for registry %q", clip(name))
 	}
 	if !src.token.check(req.Header.Get(echo.HeaderAuthorization)) {
 		return newError(KindUnauthorized, "missing or wrong bearer token for registry %q", name)
@@ -73,7 +77,7 @@ func (s *Server) notify(c echo.Context) error {
 			outcome[i] = "skipped"
 			resp.Skipped++
 			s.metrics.Skipped.WithLabelValues(name, reason).Inc()
-			s.logSkip(name, ev.ID, ev.Target.Repository, ev.Target.Tag, reason)
+			s.logSkip(name, ev, reason)
 		case job.ID != "" && s.dedup.seen(name+"/"+job.ID):
 			outcome[i] = "duplicate"
 			resp.Duplicates++
@@ -111,9 +115,25 @@ func (s *Server) notify(c echo.Context) error {
 }
 
 // logSkip logs skipped events at debug level: pull and blob noise is most of the traffic.
-func (s *Server) logSkip(registry, id, repository, tag, reason string) {
-	s.log.Debug("event skipped", "event", id, "registry", registry, "repository", repository, "tag", tag,
-		"outcome", "skipped", "reason", reason)
+// Every string from the event is clipped: a log line costs bounded bytes.
+func (s *Server) logSkip(registry string, ev *notifications.Event, reason string) {
+	if !s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	s.log.Debug("event skipped", "event", clip(ev.ID), "registry", registry, "action", clip(ev.Action),
+		"repository", clip(ev.Target.Repository), "tag", clip(ev.Target.Tag), "digest", clip(ev.Target.Digest.String()),
+		"media_type", clip(ev.Target.MediaType), "outcome", "skipped", "reason", reason)
+}
+
+// maxLogString bounds each string from a request that reaches a log line.
+const maxLogString = 256
+
+// clip shortens s to maxLogString bytes, marking the cut.
+func clip(s string) string {
+	if len(s) <= maxLogString {
+		return s
+	}
+	return s[:maxLogString] + "...(" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 // verifiedBy reports whether the request's client certificate chains to pool.

@@ -36,7 +36,9 @@ type Outcome struct {
 	// Permanent failures are never retried; Reason is a metrics.FailureReasons value.
 	Permanent bool
 	// Retry means a transient failure; Reason is a metrics.RetryReasons value.
-	Retry      bool
+	Retry bool
+	// Skip, when set, means the job is done without a mapping; it is a metrics.SkipReasons value.
+	Skip       string
 	Reason     string
 	Stage      string
 	RetryAfter time.Duration

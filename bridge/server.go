@@ -89,6 +89,9 @@ func (s *Server) readyz(c echo.Context) error {
 	case !s.leading.Load():
 		return &Error{Kind: KindNotLeader, Message: "not the leader"}
 	}
+	if stalled, idle := s.b.Stalled(); stalled {
+		return &Error{Kind: KindUnavailable, Message: fmt.Sprintf("workers finished no event for %s while events wait", idle.Round(time.Second))}
+	}
 	return c.String(http.StatusOK, "ok\n")
 }
 

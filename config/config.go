@@ -110,7 +110,16 @@ type Registry struct {
 	InsecureSkipTLSVerify bool `json:"insecureSkipTLSVerify"`
 	// RedirectHosts lists extra hosts that blob downloads may be redirected to (object storage). Default: none.
 	RedirectHosts []string `json:"redirectHosts"`
+	// Artifacts decides what happens to OCI artifacts (Helm charts, signatures, attestations, SBOMs):
+	// "skip" (skip reason artifact) or "map" (mapped as OpenShift would store them). Default "skip".
+	Artifacts string `json:"artifacts"`
 }
+
+// Values of Registry.Artifacts.
+const (
+	ArtifactsSkip = "skip"
+	ArtifactsMap  = "map"
+)
 
 // Mapping rules, applied in order: StripPrefix, then Namespace, then Join.
 type Mapping struct {
@@ -243,6 +252,7 @@ func (c *Config) setDefaults() {
 	defD(&c.OpenShift.Timeout, 10*time.Second)
 	for i := range c.Registries {
 		r := &c.Registries[i]
+		def(&r.Artifacts, ArtifactsSkip)
 		if u, err := url.Parse(r.URL); err == nil && r.ReferenceHost == "" {
 			r.ReferenceHost = u.Host
 		}

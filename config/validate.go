@@ -109,6 +109,9 @@ func (c *Config) Validate() error {
 		if r.Mapping.Namespace != "" && !nameRE.MatchString(r.Mapping.Namespace) {
 			return bad(key+".mapping.namespace", "must be a namespace name, got %q", r.Mapping.Namespace)
 		}
+		if r.Artifacts != ArtifactsSkip && r.Artifacts != ArtifactsMap {
+			return bad(key+".artifacts", `must be "skip" or "map", got %q`, r.Artifacts)
+		}
 		switch r.Mapping.Join {
 		case "", "-", ".", "_":
 		default:

@@ -26,7 +26,7 @@ var (
 	// SkipReasons are why a well-formed event is not mapped.
 	SkipReasons = []string{
 		"not_push", "not_manifest", "untagged", "unmapped_repository",
-		"namespace_not_allowed", "invalid_stream_name", "invalid_name",
+		"namespace_not_allowed", "invalid_stream_name", "invalid_name", "stale", "artifact",
 	}
 	// FailureReasons are permanent failures of an accepted event.
 	FailureReasons = []string{
@@ -72,6 +72,9 @@ type Metrics struct {
 	ResyncLastEnd   prometheus.Gauge
 	Leader          prometheus.Gauge
 	RejectedLogDrop prometheus.Counter
+	MetadataEmpty   *prometheus.CounterVec
+	ChildFailures   *prometheus.CounterVec
+	WorkersStalled  prometheus.Gauge
 }
 
 // New registers every metric on reg and pre-creates the series of the given registries.
@@ -127,6 +130,12 @@ func New(reg prometheus.Registerer, version string, registries []string) *Metric
 			Help: "1 when this replica processes events (leader, or leader election off)."}),
 		RejectedLogDrop: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "rejected_logs_suppressed_total",
 			Help: "Log lines about rejected requests dropped by the rate limiter."}),
+		MetadataEmpty: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "image_metadata_empty_total",
+			Help: "Images mapped with empty dockerImageMetadata because their config does not decode as the API server decodes it."}, []string{"registry"}),
+		ChildFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "child_image_failures_total",
+			Help: "Manifest list children whose Image could not be created (createChildImages); the list is mapped anyway."}, []string{"registry"}),
+		WorkersStalled: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "workers_stalled",
+			Help: "1 while events wait and no worker has finished one for longer than the stall limit."}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
 		Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
@@ -135,7 +144,7 @@ func New(reg prometheus.Registerer, version string, registries []string) *Metric
 		m.Notifications, m.Events, m.Skipped, m.Mappings, m.Failures, m.Retries, m.QueueDepth, m.QueueCapacity,
 		m.JournalBytes, m.FailedEvents, m.AckDuration, m.PushToMapped, m.FetchDuration, m.APIDuration,
 		m.CacheRequests, m.ResyncRuns, m.ResyncDrift, m.ResyncFixed, m.ResyncDuration, m.ResyncLastEnd,
-		m.Leader, m.RejectedLogDrop, buildInfo,
+		m.Leader, m.RejectedLogDrop, m.MetadataEmpty, m.ChildFailures, m.WorkersStalled, buildInfo,
 	} {
 		f(c)
 	}
@@ -176,6 +185,8 @@ func (m *Metrics) precreate(registries []string) {
 			m.ResyncDrift.WithLabelValues(r, k)
 		}
 		m.ResyncFixed.WithLabelValues(r)
+		m.MetadataEmpty.WithLabelValues(r)
+		m.ChildFailures.WithLabelValues(r)
 		m.AckDuration.WithLabelValues(r)
 		m.PushToMapped.WithLabelValues(r)
 	}
