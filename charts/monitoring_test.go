@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"sigs.k8s.io/yaml"
@@ -345,5 +347,93 @@ func TestPrometheusRuleRunbookBase(t *testing.T) {
 	}
 	if n == 0 {
 		t.Error("no rules")
+	}
+}
+
+// TestMonitoringStrictDecode checks every ServiceMonitor and PrometheusRule of the
+// defaults, all-features and persistence value sets decodes strictly (unknown or
+// duplicate fields fail, in render) into the prometheus-operator Go types, and that
+// the typed objects scrape /metrics and carry every alert of the rule file.
+func TestMonitoringStrictDecode(t *testing.T) {
+	b, err := os.ReadFile(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `json:"alert"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	if err := yaml.Unmarshal(b, &file); err != nil {
+		t.Fatal(err)
+	}
+	var wantAlerts []string
+	for _, g := range file.Groups {
+		for _, r := range g.Rules {
+			wantAlerts = append(wantAlerts, r.Alert)
+		}
+	}
+	sort.Strings(wantAlerts)
+
+	for _, tc := range []struct {
+		name, values string
+		monitoring   bool
+		scheme       monitoringv1.Scheme
+	}{
+		{"defaults", "", false, ""},
+		{"defaults with monitoring", "serviceMonitor: {enabled: true}\nprometheusRule: {enabled: true}\n", true, "http"},
+		{"all features", allFeatures, true, "https"},
+		{"persistence", allFeaturesPersistent, true, "http"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := render(t, tc.values)
+			var sms []*monitoringv1.ServiceMonitor
+			var prs []*monitoringv1.PrometheusRule
+			for key, obj := range m.decoded {
+				switch o := obj.(type) {
+				case *monitoringv1.ServiceMonitor:
+					sms = append(sms, o)
+				case *monitoringv1.PrometheusRule:
+					prs = append(prs, o)
+				default:
+					if strings.HasPrefix(key, "ServiceMonitor/") || strings.HasPrefix(key, "PrometheusRule/") {
+						t.Errorf("%s decoded as %T", key, obj)
+					}
+				}
+			}
+			if !tc.monitoring {
+				if len(sms)+len(prs) != 0 {
+					t.Errorf("%d ServiceMonitors and %d PrometheusRules rendered; want none", len(sms), len(prs))
+				}
+				return
+			}
+			if len(sms) != 1 || len(prs) != 1 {
+				t.Fatalf("%d ServiceMonitors and %d PrometheusRules decoded; want one of each", len(sms), len(prs))
+			}
+			sm := sms[0]
+			if sm.Name != fullname || len(sm.Spec.Endpoints) != 1 {
+				t.Fatalf("ServiceMonitor %s: %d endpoints; want %s with one", sm.Name, len(sm.Spec.Endpoints), fullname)
+			}
+			ep := sm.Spec.Endpoints[0]
+			if ep.Port != "http" || ep.Path != "/metrics" || ep.Scheme == nil || *ep.Scheme != tc.scheme ||
+				ep.Interval == "" || ep.ScrapeTimeout == "" || (tc.scheme == "https") != (ep.TLSConfig != nil) {
+				t.Errorf("ServiceMonitor endpoint %+v; want port http, path /metrics, scheme %s, an interval and timeout, tlsConfig with https", ep, tc.scheme)
+			}
+			var alerts []string
+			for _, g := range prs[0].Spec.Groups {
+				for _, r := range g.Rules {
+					if r.Expr.String() == "" || r.Labels["severity"] == "" || r.Annotations["runbook_url"] == "" {
+						t.Errorf("rule %q: expr %q, labels %v, annotations %v", r.Alert, r.Expr.String(), r.Labels, r.Annotations)
+					}
+					alerts = append(alerts, r.Alert)
+				}
+			}
+			sort.Strings(alerts)
+			if !slices.Equal(alerts, wantAlerts) {
+				t.Errorf("PrometheusRule alerts %q; want the rule file's %q", alerts, wantAlerts)
+			}
+		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	routev1 "github.com/openshift/api/route/v1"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -83,9 +84,11 @@ func renderAPIs(t *testing.T, vals map[string]any, skipSchema bool, apiVersions 
 	return engine.Render(c, rv)
 }
 
-// manifests is a rendered release: its objects and its NOTES.txt.
+// manifests is a rendered release: its objects, each also strictly decoded into its
+// Go type (keyed by objKey), and its NOTES.txt.
 type manifests struct {
 	objects []*unstructured.Unstructured
+	decoded map[string]runtime.Object
 	notes   string
 }
 
@@ -99,20 +102,26 @@ func render(t *testing.T, valuesYAML string, apiVersions ...string) manifests {
 }
 
 func init() {
-	// OpenShift Routes decode strictly too.
+	// OpenShift Routes and the prometheus-operator kinds (ServiceMonitor,
+	// PrometheusRule) decode strictly too.
 	if err := routev1.Install(scheme.Scheme); err != nil {
+		panic(err)
+	}
+	if err := monitoringv1.AddToScheme(scheme.Scheme); err != nil {
 		panic(err)
 	}
 }
 
-// strictDecoder fails on unknown and duplicate fields of the built-in kinds and Routes.
+// strictDecoder fails on unknown and duplicate fields of the built-in kinds, Routes
+// and the monitoring.coreos.com/v1 kinds.
 var strictDecoder = serializer.NewCodecFactory(scheme.Scheme, serializer.EnableStrict).UniversalDeserializer()
 
 // decodeAll splits every rendered template into documents and decodes each one: as an
-// unstructured object always, and strictly into its Go type when client-go knows the kind.
+// unstructured object, and strictly into its Go type (client-go, Route or
+// prometheus-operator); a kind none of them knows fails the test.
 func decodeAll(t *testing.T, files map[string]string) manifests {
 	t.Helper()
-	var m manifests
+	m := manifests{decoded: map[string]runtime.Object{}}
 	names := make([]string, 0, len(files))
 	for name := range files {
 		names = append(names, name)
@@ -139,12 +148,12 @@ func decodeAll(t *testing.T, files map[string]string) manifests {
 				t.Fatalf("%s: apiVersion, kind and metadata.name are required\n%s", where, doc)
 			}
 			gvk := u.GroupVersionKind()
-			if scheme.Scheme.Recognizes(gvk) {
-				if _, _, err := strictDecoder.Decode([]byte(doc), nil, nil); err != nil {
-					t.Fatalf("%s: %s does not decode strictly: %v\n%s", where, gvk.Kind, err, doc)
-				}
-			} else if gvk.Group != "monitoring.coreos.com" {
+			if !scheme.Scheme.Recognizes(gvk) {
 				t.Fatalf("%s: unexpected kind %s", where, gvk)
+			}
+			typedObj, _, err := strictDecoder.Decode([]byte(doc), nil, nil)
+			if err != nil {
+				t.Fatalf("%s: %s does not decode strictly: %v\n%s", where, gvk.Kind, err, doc)
 			}
 			key := objKey(u)
 			if prev, dup := seen[key]; dup {
@@ -152,6 +161,7 @@ func decodeAll(t *testing.T, files map[string]string) manifests {
 			}
 			seen[key] = where
 			m.objects = append(m.objects, u)
+			m.decoded[key] = typedObj
 		}
 	}
 	return m
