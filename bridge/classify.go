@@ -40,6 +40,10 @@ var errSkipStale = &skipError{reason: "stale", detail: "tag moved on since the e
 // classify is the one place that decides retry versus permanent failure.
 func classify(err error) Outcome {
 	o := Outcome{Err: err, Stage: "api"}
+	var te *throttledError
+	if errors.As(err, &te) {
+		o.RetryAfter = te.after
+	}
 	var se *stageError
 	if errors.As(err, &se) {
 		o.Stage = se.stage
@@ -110,12 +114,12 @@ func classify(err error) Outcome {
 		return retry("conflict")
 	case code == http.StatusTooManyRequests:
 		if status.Details != nil && status.Details.RetryAfterSeconds > 0 {
-			o.RetryAfter = time.Duration(status.Details.RetryAfterSeconds) * time.Second
+			o.RetryAfter = max(o.RetryAfter, time.Duration(status.Details.RetryAfterSeconds)*time.Second)
 		}
 		return retry("throttled")
 	case code >= 500 || code == http.StatusRequestTimeout:
 		if status.Details != nil && status.Details.RetryAfterSeconds > 0 {
-			o.RetryAfter = time.Duration(status.Details.RetryAfterSeconds) * time.Second
+			o.RetryAfter = max(o.RetryAfter, time.Duration(status.Details.RetryAfterSeconds)*time.Second)
 		}
 		return retry("server_error")
 	case code == 0:

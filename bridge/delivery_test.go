@@ -230,7 +230,6 @@ func TestOrderPerTagUnderConcurrency(t *testing.T) {
 	}
 }
 
-
 // TestRecoveredEventNeverMovesATagBack journals an event, stops before it is
 // applied, lets the tag move on elsewhere (another replica, after failover),
 // then restarts on the old journal: the recovered event must not win.
@@ -267,4 +266,14 @@ func TestRecoveredEventNeverMovesATagBack(t *testing.T) {
 	if h := api.TagHistory("fo", "app", "prod"); len(h) != 1 || h[0] != newer {
 		t.Errorf("prod history %v: the recovered event moved the tag back (want [%s])", h, newer)
 	}
+}
+
+// replay replays every failed event through the admin endpoint.
+func (e *env) replay() {
+	e.t.Helper()
+	resp, err := http.Post(e.url+"/admin/replay", "application/json", strings.NewReader(`{}`))
+	if err != nil || resp.StatusCode != 200 {
+		e.t.Fatalf("replay: %v %v", err, resp)
+	}
+	resp.Body.Close()
 }

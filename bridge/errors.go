@@ -19,7 +19,6 @@ const (
 	KindInternal Kind = iota
 	KindUnauthorized
 	KindForbidden
-	KindUnknownRegistry
 	KindNotFound
 	KindMethodNotAllowed
 	KindTooLarge
@@ -38,7 +37,6 @@ var errorTable = map[Kind]struct {
 	KindInternal:             {http.StatusInternalServerError, "INTERNAL"},
 	KindUnauthorized:         {http.StatusUnauthorized, "UNAUTHORIZED"},
 	KindForbidden:            {http.StatusForbidden, "FORBIDDEN"},
-	KindUnknownRegistry:      {http.StatusNotFound, "UNKNOWN_REGISTRY"},
 	KindNotFound:             {http.StatusNotFound, "NOT_FOUND"},
 	KindMethodNotAllowed:     {http.StatusMethodNotAllowed, "METHOD_NOT_ALLOWED"},
 	KindTooLarge:             {http.StatusRequestEntityTooLarge, "BODY_TOO_LARGE"},

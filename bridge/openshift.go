@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	imagev1 "github.com/openshift/api/image/v1"
@@ -42,7 +45,56 @@ func RESTConfig(c config.OpenShift) (*rest.Config, error) {
 	// makes it build its own pooled transport, the same as for HTTPS servers.
 	rc.Proxy = http.ProxyFromEnvironment
 	rc.UserAgent = "imagestream-bridge"
+	rc.Wrap(func(rt http.RoundTripper) http.RoundTripper { return retryAfterTransport{next: rt} })
 	return rc, nil
+}
+
+// retryAfterTransport hides Retry-After from client-go, which would otherwise
+// sleep and retry up to ten times inside one call, holding a worker and ending
+// in a timeout. The bridge's own backoff sees the throttling instead: the
+// value reaches the caller through the request's context (see withRetryAfter).
+type retryAfterTransport struct{ next http.RoundTripper }
+
+func (t retryAfterTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || (resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode < 500) {
+		return resp, err
+	}
+	if v := resp.Header.Get("Retry-After"); v != "" {
+		if sink, ok := req.Context().Value(retryAfterKey{}).(*retryAfterSink); ok {
+			if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && secs > 0 {
+				sink.after.Store(int64(secs) * int64(time.Second))
+			}
+		}
+		resp.Header.Del("Retry-After")
+	}
+	return resp, nil
+}
+
+type retryAfterKey struct{}
+
+type retryAfterSink struct{ after atomic.Int64 }
+
+// throttledError carries a server's Retry-After to classify.
+type throttledError struct {
+	after time.Duration
+	err   error
+}
+
+func (e *throttledError) Error() string { return e.err.Error() }
+func (e *throttledError) Unwrap() error { return e.err }
+
+// withRetryAfter runs call with a context that collects a Retry-After answer
+// and attaches it to the returned error.
+func withRetryAfter(ctx context.Context, call func(ctx context.Context) error) error {
+	sink := &retryAfterSink{}
+	err := call(context.WithValue(ctx, retryAfterKey{}, sink))
+	if err != nil {
+		if d := time.Duration(sink.after.Load()); d > 0 {
+			return &throttledError{after: d, err: err}
+		}
+	}
+	return err
 }
 
 // NewAPI returns an API client. observe, when set, receives each call's operation, status and duration.
@@ -72,7 +124,10 @@ func (a *API) done(op string, start time.Time, err error) {
 // CreateMapping posts an ImageStreamMapping.
 func (a *API) CreateMapping(ctx context.Context, m *imagev1.ImageStreamMapping) error {
 	start := time.Now()
-	_, err := a.images.ImageV1().ImageStreamMappings(m.Namespace).Create(ctx, m, metav1.CreateOptions{})
+	err := withRetryAfter(ctx, func(ctx context.Context) error {
+		_, err := a.images.ImageV1().ImageStreamMappings(m.Namespace).Create(ctx, m, metav1.CreateOptions{})
+		return err
+	})
 	a.done("create_mapping", start, err)
 	if err != nil {
 		return fmt.Errorf("create imagestreammapping %s/%s:%s: %w", m.Namespace, m.Name, m.Tag, err)
@@ -83,8 +138,11 @@ func (a *API) CreateMapping(ctx context.Context, m *imagev1.ImageStreamMapping) 
 // CreateStream creates an empty image stream; one that already exists is fine.
 func (a *API) CreateStream(ctx context.Context, namespace, name string) error {
 	start := time.Now()
-	_, err := a.images.ImageV1().ImageStreams(namespace).Create(ctx,
-		&imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}, metav1.CreateOptions{})
+	err := withRetryAfter(ctx, func(ctx context.Context) error {
+		_, err := a.images.ImageV1().ImageStreams(namespace).Create(ctx,
+			&imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}, metav1.CreateOptions{})
+		return err
+	})
 	a.done("create_imagestream", start, err)
 	if err != nil && !apierrors.IsAlreadyExists(err) && !apierrors.IsConflict(err) {
 		return fmt.Errorf("create imagestream %s/%s: %w", namespace, name, err)
@@ -95,7 +153,10 @@ func (a *API) CreateStream(ctx context.Context, namespace, name string) error {
 // CreateImage creates a cluster-scoped Image; one that already exists is fine.
 func (a *API) CreateImage(ctx context.Context, img *imagev1.Image) error {
 	start := time.Now()
-	_, err := a.images.ImageV1().Images().Create(ctx, img, metav1.CreateOptions{})
+	err := withRetryAfter(ctx, func(ctx context.Context) error {
+		_, err := a.images.ImageV1().Images().Create(ctx, img, metav1.CreateOptions{})
+		return err
+	})
 	a.done("create_image", start, err)
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create image %s: %w", img.Name, err)

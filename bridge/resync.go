@@ -133,8 +133,22 @@ func (b *Bridge) Resync(ctx context.Context, dryRun bool) ([]Drift, error) {
 		b.log.Info("resync finished", "drift", len(drift), "dry_run", dryRun, "duration_ms", time.Since(start).Milliseconds())
 		return drift, nil
 	}
+	// A digest that failed for good stays in the failed list until it is replayed
+	// or dropped, or until the tag moves to another digest: queuing it on every
+	// run would fail it again and grow the list.
+	failed := map[string]bool{}
+	if list, err := b.store.FailedList(); err == nil {
+		for _, f := range list {
+			failed[failedKey(f.Registry, f.Repository, f.Tag, f.Digest)] = true
+		}
+	}
 	jobs := make([]*journal.Job, 0, len(drift))
+	left := 0
 	for _, d := range drift {
+		if failed[failedKey(d.Registry, d.Repository, d.Tag, d.Digest)] {
+			left++
+			continue
+		}
 		jobs = append(jobs, &journal.Job{
 			ID:       fmt.Sprintf("resync:%s/%s:%s@%s", d.Namespace, d.Stream, d.Tag, d.Digest),
 			Registry: d.Registry, Repository: d.Repository, Namespace: d.Namespace, Stream: d.Stream,
@@ -158,8 +172,13 @@ func (b *Bridge) Resync(ctx context.Context, dryRun bool) ([]Drift, error) {
 		queued += n
 		jobs = jobs[n:]
 	}
-	b.log.Info("resync finished", "drift", len(drift), "queued", queued, "duration_ms", time.Since(start).Milliseconds())
+	b.log.Info("resync finished", "drift", len(drift), "queued", queued, "in_failed_list", left,
+		"duration_ms", time.Since(start).Milliseconds())
 	return drift, nil
+}
+
+func failedKey(registry, repository, tag, digest string) string {
+	return registry + "\x00" + repository + "\x00" + tag + "\x00" + digest
 }
 
 // ResyncLoop runs Resync at start and then every interval until ctx ends.
