@@ -110,6 +110,12 @@ type Registry struct {
 	InsecureSkipTLSVerify bool `json:"insecureSkipTLSVerify"`
 	// RedirectHosts lists extra hosts that blob downloads may be redirected to (object storage). Default: none.
 	RedirectHosts []string `json:"redirectHosts"`
+	// TokenHosts lists extra hosts (host[:port]) whose token endpoint (the realm of a Bearer challenge)
+	// may receive the pull credentials; https only for an https registry. Default: the registry's own host only.
+	TokenHosts []string `json:"tokenHosts"`
+	// FetchTimeout bounds one fetch in total (manifest and config), one tag lookup and one page of a
+	// tag or catalog listing: set it a few seconds above the registry's normal latency. Default 10s.
+	FetchTimeout Duration `json:"fetchTimeout"`
 }
 
 // Mapping rules, applied in order: StripPrefix, then Namespace, then Join.
@@ -245,6 +251,7 @@ func (c *Config) setDefaults() {
 		if u, err := url.Parse(r.URL); err == nil && r.ReferenceHost == "" {
 			r.ReferenceHost = u.Host
 		}
+		defD(&r.FetchTimeout, 10*time.Second)
 	}
 }
 

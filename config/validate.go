@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 )
 
 // Validate checks every key and names the first bad one.
@@ -108,6 +109,14 @@ func (c *Config) Validate() error {
 		}
 		if r.Mapping.Namespace != "" && !nameRE.MatchString(r.Mapping.Namespace) {
 			return bad(key+".mapping.namespace", "must be a namespace name, got %q", r.Mapping.Namespace)
+		}
+		if r.FetchTimeout.Duration < 0 || r.FetchTimeout.Duration > 10*time.Minute {
+			return bad(key+".fetchTimeout", "must be between 1ms and 10m, got %s", r.FetchTimeout)
+		}
+		for _, h := range r.TokenHosts {
+			if u, err := url.Parse("//" + h); err != nil || u.Host != h || h == "" {
+				return bad(key+".tokenHosts", "must be host[:port], got %q", h)
+			}
 		}
 		switch r.Mapping.Join {
 		case "", "-", ".", "_":
