@@ -357,3 +357,15 @@ func TestPlainHTTPRegistryNeverTriesHTTPS(t *testing.T) {
 		t.Fatalf("down plain-HTTP registry: %v, want an error naming only http://", err)
 	}
 }
+
+// TestGuardKnowsTheLibrarysHost: the guard recognises the registry under the
+// name go-containerregistry writes into URLs (docker.io becomes
+// index.docker.io), so none of its requests look like a token request to
+// another host.
+func TestGuardKnowsTheLibrarysHost(t *testing.T) {
+	c := newClient(t, config.Registry{URL: "https://docker.io"}, Options{})
+	req, _ := http.NewRequest(http.MethodGet, "https://index.docker.io/v2/", nil)
+	if c.guard.host != "index.docker.io" || c.guard.otherHost(req) != nil {
+		t.Fatalf("guard host %q", c.guard.host)
+	}
+}

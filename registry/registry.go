@@ -74,6 +74,7 @@ type Client struct {
 	repoList []string
 	// timeout bounds each Fetch, Resolve and listing page.
 	timeout time.Duration
+	guard   *guard
 }
 
 // Content is a manifest and, for image manifests, its config blob.
@@ -127,7 +128,8 @@ func New(r config.Registry, opts Options) (*Client, error) {
 		return nil, err
 	}
 	g := &guard{
-		next: base, scheme: u.Scheme, host: u.Host, redirectHosts: r.RedirectHosts, tokenHosts: r.TokenHosts,
+		next: base, scheme: u.Scheme, host: reg.RegistryStr(), // the host go-containerregistry puts in URLs
+		redirectHosts: r.RedirectHosts, tokenHosts: r.TokenHosts,
 		manifestLimit: opts.ManifestLimit, blobLimit: opts.BlobLimit, listLimit: opts.ListLimit,
 	}
 	puller, err := remote.NewPuller(
@@ -144,7 +146,7 @@ func New(r config.Registry, opts Options) (*Client, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	c := &Client{name: r.Name, reg: reg, puller: puller, opts: opts, repoList: r.Repositories, timeout: timeout}
+	c := &Client{name: r.Name, reg: reg, puller: puller, opts: opts, repoList: r.Repositories, timeout: timeout, guard: g}
 	if opts.CacheBytes > 0 {
 		c.cache = newCache(opts.CacheBytes)
 	}
