@@ -113,6 +113,12 @@ type Registry struct {
 	// Artifacts decides what happens to OCI artifacts (Helm charts, signatures, attestations, SBOMs):
 	// "skip" (skip reason artifact) or "map" (mapped as OpenShift would store them). Default "skip".
 	Artifacts string `json:"artifacts"`
+	// TokenHosts lists extra hosts (host[:port]) whose token endpoint (the realm of a Bearer challenge)
+	// may receive the pull credentials; https only for an https registry. Default: the registry's own host only.
+	TokenHosts []string `json:"tokenHosts"`
+	// FetchTimeout bounds one fetch in total (manifest and config), one tag lookup and one page of a
+	// tag or catalog listing: set it a few seconds above the registry's normal latency. Default 10s.
+	FetchTimeout Duration `json:"fetchTimeout"`
 }
 
 // Values of Registry.Artifacts.
@@ -256,6 +262,7 @@ func (c *Config) setDefaults() {
 		if u, err := url.Parse(r.URL); err == nil && r.ReferenceHost == "" {
 			r.ReferenceHost = u.Host
 		}
+		defD(&r.FetchTimeout, 10*time.Second)
 	}
 }
 

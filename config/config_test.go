@@ -14,7 +14,8 @@ func TestDefaults(t *testing.T) {
 	r := c.Registries[0]
 	if c.ListenAddress != ":8080" || c.MaxBodyBytes != 1<<20 || c.QueueSize != 10000 || c.Workers != 8 ||
 		c.Retry.InitialBackoff.Duration != 200*time.Millisecond || c.OpenShift.QPS != 300 || c.OpenShift.Burst != 600 ||
-		!c.OpenShift.CreateStreams() || c.ResyncInterval.Duration != 10*time.Minute || r.ReferenceHost != "r.example.com:5000" || c.DataDir != "" {
+		!c.OpenShift.CreateStreams() || c.ResyncInterval.Duration != 10*time.Minute || r.ReferenceHost != "r.example.com:5000" || c.DataDir != "" ||
+		r.FetchTimeout.Duration != 10*time.Second || r.TokenHosts != nil {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -28,6 +29,8 @@ func TestStrictAndValidated(t *testing.T) {
 		{"registries: [{name: a, url: 'http://r', webhookToken: t}, {name: a, url: 'http://r', webhookToken: t}]", "registries[1].name"},
 		{"registries: [{name: a, url: 'http://r', webhookToken: t, mapping: {join: '/'}}]", "registries[0].mapping.join"},
 		{"registries: [{name: a, url: 'http://r', webhookToken: t, password: p}]", "registries[0].username"},
+		{"registries: [{name: a, url: 'http://r', webhookToken: t, fetchTimeout: -1s}]", "registries[0].fetchTimeout"},
+		{"registries: [{name: a, url: 'http://r', webhookToken: t, tokenHosts: ['https://auth.example.com']}]", "registries[0].tokenHosts"},
 		{"tls: {certFile: a}\nregistries: [{name: a, url: 'http://r', webhookToken: t}]", "tls"},
 		{"leaderElection: {enabled: true}\nregistries: [{name: a, url: 'http://r', webhookToken: t}]", "leaderElection.namespace"},
 		{"retry: {initialBackoff: 10s, maxBackoff: 1s}\nregistries: [{name: a, url: 'http://r', webhookToken: t}]", "retry.maxBackoff"},

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 )
 
 // Validate checks every key and names the first bad one.
@@ -111,6 +112,14 @@ func (c *Config) Validate() error {
 		}
 		if r.Artifacts != ArtifactsSkip && r.Artifacts != ArtifactsMap {
 			return bad(key+".artifacts", `must be "skip" or "map", got %q`, r.Artifacts)
+		}
+		if r.FetchTimeout.Duration < 0 || r.FetchTimeout.Duration > 10*time.Minute {
+			return bad(key+".fetchTimeout", "must be between 1ms and 10m, got %s", r.FetchTimeout)
+		}
+		for _, h := range r.TokenHosts {
+			if u, err := url.Parse("//" + h); err != nil || u.Host != h || h == "" {
+				return bad(key+".tokenHosts", "must be host[:port], got %q", h)
+			}
 		}
 		switch r.Mapping.Join {
 		case "", "-", ".", "_":

@@ -5,17 +5,19 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
 
 var (
-	bucketPending = []byte("pending")
-	bucketFailed  = []byte("failed")
+	bucketPending    = []byte("pending")
+	bucketFailed     = []byte("failed")
+	bucketQuarantine = []byte("quarantine")
 )
 
 // maxBatch bounds how many operations share one transaction.
@@ -28,44 +30,25 @@ const maxBatch = 512
 type Bolt struct {
 	db     *bolt.DB
 	path   string
+	log    *slog.Logger
 	ops    chan op
 	wg     sync.WaitGroup
 	mu     sync.RWMutex
 	closed bool
+
+	// fmu serialises changes of the failed list and guards failedIdx, the seq
+	// of the one entry kept per failure key.
+	fmu         sync.Mutex
+	failedIdx   map[string]uint64
+	maxFailed   int
+	evicted     atomic.Uint64
+	quarantined atomic.Int64
 }
 
 type op struct {
 	jobs []*Job
 	done uint64
 	errc chan error
-}
-
-// OpenBolt opens (creating) the journal in dir.
-func OpenBolt(dir string) (*Bolt, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create dataDir: %w", err)
-	}
-	p := filepath.Join(dir, "journal.db")
-	db, err := bolt.Open(p, 0o600, &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
-	if err != nil {
-		return nil, fmt.Errorf("open journal %s: %w", p, err)
-	}
-	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketPending, bucketFailed} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("init journal: %w", err)
-	}
-	b := &Bolt{db: db, path: p, ops: make(chan op, 4*maxBatch)}
-	b.wg.Add(1)
-	go b.loop()
-	return b, nil
 }
 
 // loop commits operations in batches. Deletions of applied jobs need no fsync
@@ -202,28 +185,16 @@ func (b *Bolt) Append(ctx context.Context, jobs []*Job) error {
 // Done deletes a job in the next batch.
 func (b *Bolt) Done(seq uint64) { _ = b.send(op{done: seq}) }
 
-// Fail moves f from pending to failed.
-func (b *Bolt) Fail(f Failed) error {
-	v, err := json.Marshal(f)
-	if err != nil {
-		return err
-	}
-	return b.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketPending).Delete(key(f.Seq)); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketFailed).Put(key(f.Seq), v)
-	})
-}
-
-// Pending returns the jobs not yet done in Seq order.
+// Pending returns the jobs not yet done in Seq order. Records that do not
+// decode were moved to quarantine at open; one found later is skipped and logged.
 func (b *Bolt) Pending() ([]*Job, error) {
 	var out []*Job
 	err := b.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPending).ForEach(func(_, v []byte) error {
+		return tx.Bucket(bucketPending).ForEach(func(k, v []byte) error {
 			var j Job
 			if err := json.Unmarshal(v, &j); err != nil {
-				return err
+				b.log.Error("journal: skipping an unreadable pending record", "file", b.path, "key", fmt.Sprintf("%x", k), "err", err)
+				return nil
 			}
 			out = append(out, &j)
 			return nil
@@ -231,68 +202,6 @@ func (b *Bolt) Pending() ([]*Job, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read journal: %w", err)
-	}
-	return out, nil
-}
-
-// FailedList returns the failed list in Seq order.
-func (b *Bolt) FailedList() ([]Failed, error) {
-	var out []Failed
-	err := b.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketFailed).ForEach(func(_, v []byte) error {
-			var f Failed
-			if err := json.Unmarshal(v, &f); err != nil {
-				return err
-			}
-			out = append(out, f)
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read failed list: %w", err)
-	}
-	return out, nil
-}
-
-// Replay moves failed entries (all when seqs is empty) back to pending in one
-// transaction, with new sequence numbers, and returns them.
-func (b *Bolt) Replay(seqs []uint64) ([]*Job, error) {
-	list, err := b.FailedList()
-	if err != nil {
-		return nil, err
-	}
-	want := map[uint64]bool{}
-	for _, s := range seqs {
-		want[s] = true
-	}
-	var out []*Job
-	err = b.db.Update(func(tx *bolt.Tx) error {
-		fb, pending := tx.Bucket(bucketFailed), tx.Bucket(bucketPending)
-		for _, f := range list {
-			if len(seqs) > 0 && !want[f.Seq] {
-				continue
-			}
-			if err := fb.Delete(key(f.Seq)); err != nil {
-				return err
-			}
-			j := f.Job
-			j.Source = "replay"
-			if j.Seq, err = pending.NextSequence(); err != nil {
-				return err
-			}
-			v, err := json.Marshal(&j)
-			if err != nil {
-				return err
-			}
-			if err := pending.Put(key(j.Seq), v); err != nil {
-				return err
-			}
-			out = append(out, &j)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("replay failed events: %w", err)
 	}
 	return out, nil
 }

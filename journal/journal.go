@@ -58,7 +58,9 @@ type Store interface {
 	// Done forgets an applied job. It need not be durable at once: a job applied
 	// twice after a crash is harmless.
 	Done(seq uint64)
-	// Fail moves a job to the failed list.
+	// Fail moves a job to the failed list. The list keeps one entry per
+	// registry, repository, tag and digest (a new failure replaces the old
+	// entry) and at most 10,000 entries (the oldest go, counted by Evicted).
 	Fail(f Failed) error
 	// Pending returns the jobs not yet done, in Seq order.
 	Pending() ([]*Job, error)
@@ -66,6 +68,12 @@ type Store interface {
 	FailedList() ([]Failed, error)
 	// Replay moves failed entries (all when seqs is empty) back to pending and returns them.
 	Replay(seqs []uint64) ([]*Job, error)
+	// Drop deletes failed entries (all when seqs is empty) and returns how many it deleted.
+	Drop(seqs []uint64) (int, error)
+	// Quarantined is how many damaged records were moved aside (kept, not applied).
+	Quarantined() int
+	// Evicted is how many failed entries the cap dropped since the store opened.
+	Evicted() uint64
 	// Size is the journal's size in bytes (0 for memory).
 	Size() int64
 	// Durable reports whether Append survives a crash.

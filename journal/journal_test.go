@@ -107,7 +107,8 @@ func TestMemoryFailedListIsBounded(t *testing.T) {
 	m := NewMemory()
 	js := jobs(maxFailed+5, "t")
 	m.Append(context.Background(), js)
-	for _, j := range js {
+	for i, j := range js {
+		j.Tag = fmt.Sprint("t", i) // distinct failures
 		m.Fail(Failed{Job: *j, Reason: "x"})
 	}
 	list, _ := m.FailedList()

@@ -2,22 +2,25 @@ package journal
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 )
 
-// maxFailed bounds the failed list kept in memory; the oldest entries go first.
-const maxFailed = 10000
-
 // Memory keeps only the failed list; accepted events are lost with the process.
 type Memory struct {
-	mu     sync.Mutex
-	seq    uint64
-	failed map[uint64]Failed
+	mu      sync.Mutex
+	seq     uint64
+	failed  map[uint64]Failed
+	idx     map[string]uint64 // failure key -> seq of its one entry
+	evicted uint64
+	max     int
 }
 
 // NewMemory returns an empty in-memory store.
-func NewMemory() *Memory { return &Memory{failed: map[uint64]Failed{}} }
+func NewMemory() *Memory {
+	return &Memory{failed: map[uint64]Failed{}, idx: map[string]uint64{}, max: maxFailed}
+}
 
 // Append assigns sequence numbers.
 func (m *Memory) Append(_ context.Context, jobs []*Job) error {
@@ -33,19 +36,57 @@ func (m *Memory) Append(_ context.Context, jobs []*Job) error {
 // Done does nothing: memory keeps no pending jobs.
 func (m *Memory) Done(uint64) {}
 
-// Fail records f, dropping the oldest entry when the list is full.
+// Fail records f, replacing an earlier entry of the same key and dropping
+// the oldest entry when the list is full.
 func (m *Memory) Fail(f Failed) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if len(m.failed) >= maxFailed {
+	k := failKey(&f.Job)
+	if old, ok := m.idx[k]; ok {
+		delete(m.failed, old)
+	}
+	if len(m.failed) >= m.max {
 		oldest := ^uint64(0)
 		for s := range m.failed {
 			oldest = min(oldest, s)
 		}
-		delete(m.failed, oldest)
+		m.forget(m.failed[oldest])
+		m.evicted++
 	}
 	m.failed[f.Seq] = f
+	m.idx[k] = f.Seq
 	return nil
+}
+
+// Drop deletes failed entries (all when seqs is empty) and returns how many.
+func (m *Memory) Drop(seqs []uint64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for s, f := range m.failed {
+		if len(seqs) == 0 || slices.Contains(seqs, s) {
+			m.forget(f)
+			n++
+		}
+	}
+	return n, nil
+}
+
+func (m *Memory) forget(f Failed) {
+	delete(m.failed, f.Seq)
+	if k := failKey(&f.Job); m.idx[k] == f.Seq {
+		delete(m.idx, k)
+	}
+}
+
+// Quarantined is 0: memory holds no records to damage.
+func (m *Memory) Quarantined() int { return 0 }
+
+// Evicted is how many failed entries the cap dropped.
+func (m *Memory) Evicted() uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.evicted
 }
 
 // Pending is always empty.
@@ -75,7 +116,7 @@ func (m *Memory) Replay(seqs []uint64) ([]*Job, error) {
 	var out []*Job
 	for _, f := range list {
 		if len(seqs) == 0 || want[f.Seq] {
-			delete(m.failed, f.Seq)
+			m.forget(f)
 			j := f.Job
 			j.Source = "replay"
 			m.seq++

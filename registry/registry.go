@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -28,11 +27,18 @@ import (
 )
 
 // Errors a fetch can end in; the bridge classifies them as permanent.
+// A fetch that outlives its deadline ends in an error wrapping
+// context.DeadlineExceeded instead (transient).
 var (
 	ErrTooLarge        = errors.New("content too large")
 	ErrDigestMismatch  = errors.New("content does not match its digest")
 	ErrRedirectRefused = errors.New("redirect refused")
 	ErrInvalidName     = errors.New("invalid repository, tag or digest")
+	// ErrTokenHostRefused: the registry's Bearer challenge named a token endpoint
+	// (realm) on a host that is neither the registry's own nor in tokenHosts, over
+	// a weaker scheme, or one go-containerregistry refuses (a private IP literal).
+	// No credentials were sent to it.
+	ErrTokenHostRefused = errors.New("token endpoint refused")
 )
 
 // Options tune a Client. Zero values take the defaults.
@@ -49,6 +55,12 @@ type Options struct {
 	Observe func(stage string, d time.Duration, err error)
 	// CacheResult, when set, is called with "hit" or "miss" for each lookup.
 	CacheResult func(result string)
+	// ListLimit caps one page of a catalog or tag listing. Default 4 MiB.
+	ListLimit int64
+	// MaxRepositories caps the catalog. Default 100,000.
+	MaxRepositories int
+	// MaxTags caps the tags of one repository. Default 10,000.
+	MaxTags int
 }
 
 // Client fetches from one registry.
@@ -60,6 +72,9 @@ type Client struct {
 	flight   singleflight.Group
 	opts     Options
 	repoList []string
+	// timeout bounds each Fetch, Resolve and listing page.
+	timeout time.Duration
+	guard   *guard
 }
 
 // Content is a manifest and, for image manifests, its config blob.
@@ -83,6 +98,15 @@ func New(r config.Registry, opts Options) (*Client, error) {
 	if opts.Conns == 0 {
 		opts.Conns = 16
 	}
+	if opts.ListLimit == 0 {
+		opts.ListLimit = 4 << 20
+	}
+	if opts.MaxRepositories == 0 {
+		opts.MaxRepositories = 100_000
+	}
+	if opts.MaxTags == 0 {
+		opts.MaxTags = 10_000
+	}
 	u, err := url.Parse(r.URL)
 	if err != nil {
 		return nil, fmt.Errorf("parse registry url: %w", err)
@@ -104,8 +128,9 @@ func New(r config.Registry, opts Options) (*Client, error) {
 		return nil, err
 	}
 	g := &guard{
-		next: base, scheme: u.Scheme, host: u.Host, redirectHosts: r.RedirectHosts,
-		manifestLimit: opts.ManifestLimit, blobLimit: opts.BlobLimit,
+		next: base, scheme: u.Scheme, host: reg.RegistryStr(), // the host go-containerregistry puts in URLs
+		redirectHosts: r.RedirectHosts, tokenHosts: r.TokenHosts,
+		manifestLimit: opts.ManifestLimit, blobLimit: opts.BlobLimit, listLimit: opts.ListLimit,
 	}
 	puller, err := remote.NewPuller(
 		remote.WithTransport(g),
@@ -117,7 +142,11 @@ func New(r config.Registry, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create puller: %w", err)
 	}
-	c := &Client{name: r.Name, reg: reg, puller: puller, opts: opts, repoList: r.Repositories}
+	timeout := r.FetchTimeout.Duration
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	c := &Client{name: r.Name, reg: reg, puller: puller, opts: opts, repoList: r.Repositories, timeout: timeout, guard: g}
 	if opts.CacheBytes > 0 {
 		c.cache = newCache(opts.CacheBytes)
 	}
@@ -128,48 +157,88 @@ func New(r config.Registry, opts Options) (*Client, error) {
 func (c *Client) Name() string { return c.name }
 
 // Fetch returns the manifest of repository@dgst and, for an image manifest,
-// its config blob. Both are verified against their digests.
+// its config blob. Both are verified against their digests. The whole fetch
+// ends at the registry's fetch deadline.
 func (c *Client) Fetch(ctx context.Context, repository, dgst string, isImage func(mediaType string) bool) (*Content, error) {
-	mediaType, manifest, err := c.manifest(ctx, repository, dgst)
-	if err != nil {
-		return nil, err
-	}
-	content := &Content{MediaType: mediaType, Manifest: manifest}
-	if !isImage(mediaType) {
-		return content, nil
-	}
-	var m struct {
-		Config struct {
-			Digest string `json:"digest"`
-		} `json:"config"`
-	}
-	if err := json.Unmarshal(manifest, &m); err != nil {
-		return content, nil // the mapping builder reports the invalid manifest
-	}
-	content.Config, err = c.blob(ctx, repository, m.Config.Digest)
+	var content *Content
+	err := c.bounded(ctx, func(ctx context.Context) error {
+		mediaType, manifest, err := c.manifest(ctx, repository, dgst)
+		if err != nil {
+			return err
+		}
+		content = &Content{MediaType: mediaType, Manifest: manifest}
+		if !isImage(mediaType) {
+			return nil
+		}
+		var m struct {
+			Config struct {
+				Digest string `json:"digest"`
+			} `json:"config"`
+		}
+		if err := json.Unmarshal(manifest, &m); err != nil {
+			return nil // the mapping builder reports the invalid manifest
+		}
+		content.Config, err = c.blob(ctx, repository, m.Config.Digest)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
 	return content, nil
 }
 
+// bounded runs f under the fetch deadline. When the deadline (not the
+// caller's context) ends f, the error wraps context.DeadlineExceeded whatever
+// the library made of it, so that the bridge retries it as a timeout.
+func (c *Client) bounded(ctx context.Context, f func(ctx context.Context) error) error {
+	tctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	err := f(tctx)
+	if err == nil || ctx.Err() != nil || !errors.Is(tctx.Err(), context.DeadlineExceeded) {
+		return err
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("fetch deadline %s: %w", c.timeout, err)
+	}
+	return fmt.Errorf("fetch deadline %s: %w (%v)", c.timeout, context.DeadlineExceeded, err)
+}
+
+// libraryError gives errors go-containerregistry only describes in text their sentinel.
+func libraryError(err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "does not match requested digest"), strings.Contains(msg, "error verifying"):
+		// go-containerregistry verifies digest references itself, with an untyped error.
+		return fmt.Errorf("%w: %v", ErrDigestMismatch, err)
+	case strings.Contains(msg, "invalid realm in www-authenticate"):
+		// It refuses private IP literals and weaker schemes as token realms, untyped.
+		return fmt.Errorf("%w: %v", ErrTokenHostRefused, err)
+	}
+	return err
+}
+
+// cacheKey names content by repository and digest: a digest cached from one
+// repository says nothing about whether another repository holds it.
+func cacheKey(repository, dgst string) string { return repository + "@" + dgst }
+
 func (c *Client) manifest(ctx context.Context, repository, dgst string) (string, []byte, error) {
 	ref, err := c.digestRef(repository, dgst)
 	if err != nil {
 		return "", nil, err
 	}
-	if e, ok := c.cache.get(dgst); ok {
+	key := cacheKey(repository, dgst)
+	if e, ok := c.cache.get(key); ok {
 		c.cacheResult("hit")
 		return e.mediaType, e.data, nil
 	}
 	c.cacheResult("miss")
-	v, err, _ := c.flight.Do("m"+repository+"@"+dgst, func() (any, error) {
+	v, err, _ := c.flight.Do("m"+key, func() (any, error) {
 		start := time.Now()
 		desc, err := c.puller.Get(ctx, ref)
-		if err != nil && strings.Contains(err.Error(), "does not match requested digest") {
-			// go-containerregistry verifies digest references itself, with an untyped error.
-			err = fmt.Errorf("%w: %v", ErrDigestMismatch, err)
-		}
+		err = libraryError(err)
 		if err == nil && desc.Digest.String() != dgst {
 			err = fmt.Errorf("%w: manifest %s hashed to %s", ErrDigestMismatch, dgst, desc.Digest)
 		}
@@ -178,7 +247,7 @@ func (c *Client) manifest(ctx context.Context, repository, dgst string) (string,
 			return nil, fmt.Errorf("fetch manifest %s@%s: %w", repository, dgst, err)
 		}
 		e := cacheEntry{mediaType: string(desc.MediaType), data: desc.Manifest}
-		c.cache.put(dgst, e.mediaType, e.data)
+		c.cache.put(key, e.mediaType, e.data)
 		return e, nil
 	})
 	if err != nil {
@@ -193,19 +262,20 @@ func (c *Client) blob(ctx context.Context, repository, dgst string) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	if e, ok := c.cache.get(dgst); ok {
+	key := cacheKey(repository, dgst)
+	if e, ok := c.cache.get(key); ok {
 		c.cacheResult("hit")
 		return e.data, nil
 	}
 	c.cacheResult("miss")
-	v, err, _ := c.flight.Do("b"+repository+"@"+dgst, func() (any, error) {
+	v, err, _ := c.flight.Do("b"+key, func() (any, error) {
 		start := time.Now()
 		data, err := c.readBlob(ctx, ref)
 		c.observe("config", start, err)
 		if err != nil {
 			return nil, fmt.Errorf("fetch config %s@%s: %w", repository, dgst, err)
 		}
-		c.cache.put(dgst, "", data)
+		c.cache.put(key, "", data)
 		return data, nil
 	})
 	if err != nil {
@@ -217,20 +287,17 @@ func (c *Client) blob(ctx context.Context, repository, dgst string) ([]byte, err
 func (c *Client) readBlob(ctx context.Context, ref name.Digest) ([]byte, error) {
 	layer, err := c.puller.Layer(ctx, ref)
 	if err != nil {
-		return nil, err
+		return nil, libraryError(err)
 	}
 	rc, err := layer.Compressed()
 	if err != nil {
-		return nil, err
+		return nil, libraryError(err)
 	}
 	defer rc.Close()
 	// The reader verifies the digest at EOF and the transport caps the size.
 	data, err := io.ReadAll(rc)
 	if err != nil {
-		if strings.Contains(err.Error(), "error verifying") {
-			return nil, fmt.Errorf("%w: %v", ErrDigestMismatch, err)
-		}
-		return nil, err
+		return nil, libraryError(err)
 	}
 	return data, nil
 }
@@ -244,45 +311,20 @@ func (c *Client) Resolve(ctx context.Context, repository, tag string) (string, e
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrInvalidName, err)
 	}
-	desc, err := c.puller.Head(ctx, ref)
+	var dgst string
+	err = c.bounded(ctx, func(ctx context.Context) error {
+		desc, err := c.puller.Head(ctx, ref)
+		if err != nil {
+			return libraryError(err)
+		}
+		dgst = desc.Digest.String()
+		return nil
+	})
 	if err != nil {
 		return "", fmt.Errorf("resolve %s:%s: %w", repository, tag, err)
 	}
-	return desc.Digest.String(), nil
+	return dgst, nil
 }
-
-// Repositories lists the configured repositories, or the catalog (paginated) when none are configured.
-func (c *Client) Repositories(ctx context.Context) ([]string, error) {
-	if len(c.repoList) > 0 {
-		return c.repoList, nil
-	}
-	repos, err := c.puller.Catalog(ctx, c.reg)
-	if err != nil {
-		return nil, fmt.Errorf("list catalog: %w", err)
-	}
-	return repos, nil
-}
-
-// Tags lists the tags of a repository (paginated).
-func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) {
-	if !ValidRepository(repository) {
-		return nil, fmt.Errorf("%w: %q", ErrInvalidName, repository)
-	}
-	repo, err := name.NewRepository(c.reg.Name()+"/"+repository, name.WeakValidation)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidName, err)
-	}
-	tags, err := c.puller.List(ctx, repo)
-	if err != nil {
-		var te *transport.Error
-		if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("list tags of %s: %w", repository, err)
-	}
-	return tags, nil
-}
-
 func (c *Client) digestRef(repository, dgst string) (name.Digest, error) {
 	if !ValidRepository(repository) {
 		return name.Digest{}, fmt.Errorf("%w: repository %q", ErrInvalidName, repository)

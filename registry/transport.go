@@ -13,25 +13,35 @@ import (
 	"time"
 )
 
-// guard is the innermost RoundTripper towards a registry. It pins requests for
-// the registry host to the configured scheme (go-containerregistry guesses http
-// for loopback and private addresses), refuses redirects to hosts that are not
-// allowed, and caps response bodies so a hostile registry cannot exhaust memory.
+// guard is the innermost RoundTripper towards a registry; every request the
+// client makes passes it. It pins requests for the registry host to the
+// configured scheme (go-containerregistry guesses, and tries https before http
+// for loopback, private and insecure registries), refuses redirects to hosts
+// that are not allowed, sends a request to another host only when it is a
+// token endpoint listed in tokenHosts, never downgrades https, and caps
+// response bodies so a hostile registry cannot exhaust memory.
 type guard struct {
 	next          http.RoundTripper
 	scheme, host  string
 	redirectHosts []string
+	tokenHosts    []string
 	manifestLimit int64
 	blobLimit     int64
+	listLimit     int64
 }
 
 func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req.URL.Host == g.host && req.URL.Scheme != g.scheme {
-		req = req.Clone(req.Context())
-		req.URL.Scheme = g.scheme
-	}
-	if req.Response != nil && req.URL.Host != g.host && !g.redirectAllowed(req.URL.Hostname()) {
-		return nil, fmt.Errorf("%w: redirect to %s", ErrRedirectRefused, req.URL.Host)
+	if req.URL.Host == g.host {
+		if req.URL.Scheme != g.scheme {
+			// In place, as go-containerregistry's own scheme transport does, so
+			// that an error names the URL that was really tried.
+			req.URL.Scheme = g.scheme
+		}
+	} else if err := g.otherHost(req); err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
 	}
 	resp, err := g.next.RoundTrip(req)
 	if err != nil || req.Method == http.MethodHead {
@@ -41,6 +51,8 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	switch {
 	case strings.Contains(req.URL.Path, "/manifests/"):
 		limit = g.manifestLimit
+	case strings.HasSuffix(req.URL.Path, "/_catalog") || strings.HasSuffix(req.URL.Path, "/tags/list"):
+		limit = g.listLimit
 	case strings.Contains(req.URL.Path, "/blobs/") || req.Response != nil:
 		limit = g.blobLimit
 	}
@@ -54,8 +66,53 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-func (g *guard) redirectAllowed(host string) bool {
-	for _, pat := range g.redirectHosts {
+// otherHost decides a request for a host other than the registry's. The
+// client builds every registry URL from the configured host, so such a request
+// is either a redirect (req.Response is set) or a token exchange with the
+// realm of a Bearer challenge, which may carry the pull credentials.
+func (g *guard) otherHost(req *http.Request) error {
+	if g.scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("%w: %s://%s from an https registry", refused(req), req.URL.Scheme, req.URL.Host)
+	}
+	if req.Response != nil {
+		if !matchHost(g.redirectHosts, req.URL.Hostname()) {
+			return fmt.Errorf("%w: redirect to %s (not the registry host and not in redirectHosts)", ErrRedirectRefused, req.URL.Host)
+		}
+		return nil
+	}
+	if canonicalHost(req.URL.Scheme, req.URL.Host) == canonicalHost(g.scheme, g.host) {
+		return nil // the registry's own host on its default port, spelled out
+	}
+	for _, h := range g.tokenHosts {
+		if canonicalHost(req.URL.Scheme, h) == canonicalHost(req.URL.Scheme, req.URL.Host) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: token endpoint %s://%s is not the registry host %s and not in tokenHosts",
+		ErrTokenHostRefused, req.URL.Scheme, req.URL.Host, g.host)
+}
+
+func refused(req *http.Request) error {
+	if req.Response != nil {
+		return ErrRedirectRefused
+	}
+	return ErrTokenHostRefused
+}
+
+// canonicalHost is host:port with the scheme's default port filled in.
+func canonicalHost(scheme, host string) string {
+	if _, _, err := net.SplitHostPort(host); err == nil {
+		return strings.ToLower(host)
+	}
+	port := "443"
+	if scheme == "http" {
+		port = "80"
+	}
+	return strings.ToLower(net.JoinHostPort(strings.Trim(host, "[]"), port))
+}
+
+func matchHost(patterns []string, host string) bool {
+	for _, pat := range patterns {
 		if ok, _ := path.Match(pat, host); ok {
 			return true
 		}

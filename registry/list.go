@@ -1,0 +1,134 @@
+package registry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// Listing bounds: every page is capped in bytes (Options.ListLimit) and ends at
+// the fetch deadline; the totals are capped (Options.MaxRepositories,
+// Options.MaxTags); and a page that adds nothing yet links to another ends the
+// listing, so an endless Link chain costs bounded time and memory.
+
+// Repositories lists the configured repositories, or the catalog (paginated) when none are configured.
+func (c *Client) Repositories(ctx context.Context) ([]string, error) {
+	if len(c.repoList) > 0 {
+		return c.repoList, nil
+	}
+	var cat *remoteCatalog
+	err := c.bounded(ctx, func(ctx context.Context) (err error) {
+		cat, err = c.newCatalog(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list catalog: %w", err)
+	}
+	repos, err := c.collect(ctx, cat.first, cat.more, cat.next, c.opts.MaxRepositories, "repositories in the catalog")
+	if err != nil {
+		return nil, fmt.Errorf("list catalog: %w", err)
+	}
+	return repos, nil
+}
+
+// Tags lists the tags of a repository (paginated); a repository that does not exist has none.
+func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) {
+	if !ValidRepository(repository) {
+		return nil, fmt.Errorf("%w: %q", ErrInvalidName, repository)
+	}
+	repo, err := name.NewRepository(c.reg.Name()+"/"+repository, name.WeakValidation)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidName, err)
+	}
+	var tl *remoteTags
+	err = c.bounded(ctx, func(ctx context.Context) (err error) {
+		tl, err = c.newTags(ctx, repo)
+		return err
+	})
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list tags of %s: %w", repository, err)
+	}
+	tags, err := c.collect(ctx, tl.first, tl.more, tl.next, c.opts.MaxTags, "tags in "+repository)
+	if err != nil {
+		return nil, fmt.Errorf("list tags of %s: %w", repository, err)
+	}
+	return tags, nil
+}
+
+// collect appends pages until none is left, each page under its own deadline.
+func (c *Client) collect(ctx context.Context, first []string, more func() bool, next func(context.Context) ([]string, error), limit int, what string) ([]string, error) {
+	out := append([]string(nil), first...)
+	if len(out) > limit {
+		return nil, fmt.Errorf("%w: more than %d %s", ErrTooLarge, limit, what)
+	}
+	for more() {
+		var page []string
+		err := c.bounded(ctx, func(ctx context.Context) (err error) {
+			page, err = next(ctx)
+			return libraryError(err)
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(page) == 0 && more() {
+			return nil, fmt.Errorf("%w: an empty page links to another (%d %s so far)", ErrTooLarge, len(out), what)
+		}
+		out = append(out, page...)
+		if len(out) > limit {
+			return nil, fmt.Errorf("%w: more than %d %s", ErrTooLarge, limit, what)
+		}
+	}
+	return out, nil
+}
+
+type remoteCatalog struct {
+	first []string
+	more  func() bool
+	next  func(context.Context) ([]string, error)
+}
+
+func (c *Client) newCatalog(ctx context.Context) (*remoteCatalog, error) {
+	cg, err := c.puller.Catalogger(ctx, c.reg)
+	if err != nil {
+		return nil, libraryError(err)
+	}
+	page, err := cg.Next(ctx) // the first page, already fetched
+	if err != nil {
+		return nil, libraryError(err)
+	}
+	return &remoteCatalog{first: page.Repos, more: cg.HasNext, next: func(ctx context.Context) ([]string, error) {
+		p, err := cg.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return p.Repos, nil
+	}}, nil
+}
+
+type remoteTags = remoteCatalog
+
+func (c *Client) newTags(ctx context.Context, repo name.Repository) (*remoteTags, error) {
+	l, err := c.puller.Lister(ctx, repo)
+	if err != nil {
+		return nil, libraryError(err)
+	}
+	page, err := l.Next(ctx)
+	if err != nil {
+		return nil, libraryError(err)
+	}
+	return &remoteTags{first: page.Tags, more: l.HasNext, next: func(ctx context.Context) ([]string, error) {
+		p, err := l.Next(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return p.Tags, nil
+	}}, nil
+}
