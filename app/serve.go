@@ -60,7 +60,7 @@ func Build(cfg *config.Config, log *slog.Logger) (*Instance, error) {
 	}
 	var store journal.Store = journal.NewMemory()
 	if cfg.DataDir != "" {
-		if store, err = journal.OpenBolt(cfg.DataDir); err != nil {
+		if store, err = journal.OpenBolt(cfg.DataDir, journal.WithLogger(log)); err != nil {
 			return nil, err
 		}
 	}
@@ -205,6 +205,8 @@ func (in *Instance) updateGauges(ctx context.Context) {
 	for {
 		in.Metrics.QueueDepth.Set(float64(in.Bridge.Pipeline().Depth()))
 		in.Metrics.JournalBytes.Set(float64(in.Store.Size()))
+		in.Metrics.JournalQuarantined.Set(float64(in.Store.Quarantined()))
+		in.Metrics.FailedEvicted.Set(float64(in.Store.Evicted()))
 		stalled, idle := in.Bridge.Stalled()
 		if stalled != wasStalled {
 			if stalled {

@@ -58,7 +58,7 @@ type source struct {
 // New wires a Bridge. The store's pending jobs are scheduled when Start runs.
 func New(cfg *config.Config, api *API, store journal.Store, m *metrics.Metrics, log *slog.Logger) (*Bridge, error) {
 	b := &Bridge{cfg: cfg, log: log, metrics: m, api: api, store: store, registries: map[string]*source{}, now: time.Now,
-		stallLimit: max(2*time.Minute, 10*cfg.OpenShift.Timeout.Duration)}
+		stallLimit: stallLimit(cfg)}
 	for _, rc := range cfg.Registries {
 		name := rc.Name
 		client, err := registry.New(rc, registry.Options{
@@ -105,9 +105,7 @@ func New(cfg *config.Config, api *API, store journal.Store, m *metrics.Metrics, 
 		b.pipeline.PushBacklog(pending)
 	}
 	m.QueueCapacity.Set(float64(cfg.QueueSize))
-	if failed, err := store.FailedList(); err == nil {
-		m.FailedEvents.Set(float64(len(failed)))
-	}
+	b.countFailed()
 	return b, nil
 }
 
@@ -119,6 +117,16 @@ func (b *Bridge) Start(ctx context.Context) { b.pipeline.Start(ctx) }
 // healthy workers always finish or park a job well within it.
 func (b *Bridge) Stalled() (bool, time.Duration) {
 	return b.pipeline.Stalled(b.stallLimit)
+}
+
+// stallLimit is far above the longest a healthy job takes: a tag lookup and a
+// fetch (fetchTimeout each) and three API calls (openshift.timeout each).
+func stallLimit(cfg *config.Config) time.Duration {
+	var fetch time.Duration
+	for _, r := range cfg.Registries {
+		fetch = max(fetch, r.FetchTimeout.Duration)
+	}
+	return max(2*time.Minute, 4*(2*fetch+3*cfg.OpenShift.Timeout.Duration))
 }
 
 // Pipeline exposes the queue (for shutdown and one-shot commands).
@@ -231,7 +239,7 @@ func (b *Bridge) report(j *journal.Job, o Outcome, attempts int, d time.Duration
 	case o.Permanent:
 		b.metrics.Mappings.WithLabelValues(j.Registry, "failed").Inc()
 		b.metrics.Failures.WithLabelValues(j.Registry, o.Reason).Inc()
-		b.metrics.FailedEvents.Inc()
+		b.countFailed()
 		b.log.Error("event failed", append(attrs, "outcome", "failed", "reason", o.Reason, "error", errString(o.Err))...)
 	case o.Skip != "":
 		b.metrics.Skipped.WithLabelValues(j.Registry, o.Skip).Inc()
@@ -261,6 +269,24 @@ func (b *Bridge) Enqueue(ctx context.Context, jobs []*journal.Job) (bool, error)
 	return true, nil
 }
 
+// Drop removes failed events (all when seqs is empty) without replaying them.
+func (b *Bridge) Drop(seqs []uint64) (int, error) {
+	n, err := b.store.Drop(seqs)
+	if err != nil {
+		return n, err
+	}
+	b.countFailed()
+	return n, nil
+}
+
+// countFailed sets the failed-events gauge from the store, which keeps one
+// entry per tag and digest and bounds the list.
+func (b *Bridge) countFailed() {
+	if list, err := b.store.FailedList(); err == nil {
+		b.metrics.FailedEvents.Set(float64(len(list)))
+	}
+}
+
 // Failed lists the failed events.
 func (b *Bridge) Failed() ([]journal.Failed, error) { return b.store.FailedList() }
 
@@ -275,7 +301,7 @@ func (b *Bridge) Replay(seqs []uint64) (int, error) {
 		j.Verify, j.Source = true, "replay"
 	}
 	b.pipeline.PushBacklog(jobs)
-	b.metrics.FailedEvents.Sub(float64(len(jobs)))
+	b.countFailed()
 	return len(jobs), nil
 }
 

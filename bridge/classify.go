@@ -67,6 +67,8 @@ func classify(err error) Outcome {
 		return perm("digest_mismatch")
 	case errors.Is(err, registry.ErrRedirectRefused):
 		return perm("redirect_refused")
+	case errors.Is(err, registry.ErrTokenHostRefused):
+		return perm("token_host_refused")
 	case errors.Is(err, registry.ErrInvalidName):
 		return perm("invalid")
 	}

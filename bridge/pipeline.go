@@ -134,12 +134,12 @@ func (p *Pipeline) run(ctx context.Context, l *queue.Lease[*journal.Job]) {
 		l.Retry(time.Hour)
 		return
 	}
-	p.report(j, o, l.Attempt, time.Since(l.Started))
 	if o.Permanent {
 		_ = p.store.Fail(journal.Failed{Job: *j, Reason: o.Reason, Message: errString(o.Err), FailedAt: time.Now().UTC()})
 	} else {
 		p.store.Done(j.Seq)
 	}
+	p.report(j, o, l.Attempt, time.Since(l.Started))
 	l.Done()
 }
 

@@ -32,7 +32,7 @@ var (
 	FailureReasons = []string{
 		"forbidden", "invalid", "namespace_not_found", "stream_not_found", "quota",
 		"manifest_not_found", "registry_unauthorized", "invalid_image", "too_large",
-		"digest_mismatch", "redirect_refused", "registry_error", "api_error",
+		"digest_mismatch", "redirect_refused", "token_host_refused", "registry_error", "api_error",
 	}
 	// RetryReasons are why a stage is retried.
 	RetryReasons = []string{"server_error", "conflict", "throttled", "network", "timeout", "stream_created"}
@@ -75,6 +75,9 @@ type Metrics struct {
 	MetadataEmpty   *prometheus.CounterVec
 	ChildFailures   *prometheus.CounterVec
 	WorkersStalled  prometheus.Gauge
+	// JournalQuarantined and FailedEvicted mirror counts kept by the journal.
+	JournalQuarantined prometheus.Gauge
+	FailedEvicted      prometheus.Gauge
 }
 
 // New registers every metric on reg and pre-creates the series of the given registries.
@@ -134,6 +137,10 @@ func New(reg prometheus.Registerer, version string, registries []string) *Metric
 			Help: "Images mapped with empty dockerImageMetadata because their config does not decode as the API server decodes it."}, []string{"registry"}),
 		ChildFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "child_image_failures_total",
 			Help: "Manifest list children whose Image could not be created (createChildImages); the list is mapped anyway."}, []string{"registry"}),
+		JournalQuarantined: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "journal_quarantined_records",
+			Help: "Damaged journal records moved aside to the quarantine bucket (kept for inspection)."}),
+		FailedEvicted: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "failed_events_evicted",
+			Help: "Failed-list entries dropped by its bound since start (oldest first)."}),
 		WorkersStalled: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "workers_stalled",
 			Help: "1 while events wait and no worker has finished one for longer than the stall limit."}),
 	}
@@ -144,7 +151,8 @@ func New(reg prometheus.Registerer, version string, registries []string) *Metric
 		m.Notifications, m.Events, m.Skipped, m.Mappings, m.Failures, m.Retries, m.QueueDepth, m.QueueCapacity,
 		m.JournalBytes, m.FailedEvents, m.AckDuration, m.PushToMapped, m.FetchDuration, m.APIDuration,
 		m.CacheRequests, m.ResyncRuns, m.ResyncDrift, m.ResyncFixed, m.ResyncDuration, m.ResyncLastEnd,
-		m.Leader, m.RejectedLogDrop, m.MetadataEmpty, m.ChildFailures, m.WorkersStalled, buildInfo,
+		m.Leader, m.RejectedLogDrop, m.MetadataEmpty, m.ChildFailures, m.WorkersStalled,
+		m.JournalQuarantined, m.FailedEvicted, buildInfo,
 	} {
 		f(c)
 	}
