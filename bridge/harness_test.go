@@ -54,6 +54,10 @@ type envOpts struct {
 	api *sandbox.API
 	// registry, when set, is used instead of starting a plain one.
 	registry *sandbox.Registry
+	// otherURL, when set, is the url of registry "other" (default: the same registry as "main").
+	otherURL string
+	// otherExtra is YAML appended to the registry entry "other".
+	otherExtra string
 }
 
 func startEnv(t testing.TB, o envOpts) *env {
@@ -87,6 +91,10 @@ func startEnv(t testing.TB, o envOpts) *env {
 		}
 		t.Cleanup(e.reg.Close)
 	}
+	otherURL := e.reg.URL
+	if o.otherURL != "" {
+		otherURL = o.otherURL
+	}
 	if !strings.Contains(o.top, "resyncInterval") {
 		o.top += "\nresyncInterval: 0s"
 	}
@@ -108,10 +116,11 @@ registries:
   - name: other
     url: %s
     webhookToken: other-token
+%s
 openshift:
   kubeconfig: %q
 %s
-`, ln.Addr().String(), o.top, e.reg.URL, token, indent(o.extra, "    "), e.reg.URL, kc, indent(o.openshift, "  "))
+`, ln.Addr().String(), o.top, e.reg.URL, token, indent(o.extra, "    "), otherURL, indent(o.otherExtra, "    "), kc, indent(o.openshift, "  "))
 	if o.tokenFile != "" {
 		yaml = strings.Replace(yaml, "webhookToken: "+token, fmt.Sprintf("webhookTokenFile: %q", o.tokenFile), 1)
 	}

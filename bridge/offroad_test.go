@@ -99,7 +99,7 @@ func TestReplayNeverMovesATagBack(t *testing.T) {
 // TestResyncDoesNotRequeuePermanentFailures: a tag whose digest failed for
 // good is not queued again by every resync; the failed list keeps one entry.
 func TestResyncDoesNotRequeuePermanentFailures(t *testing.T) {
-	e := startEnv(t, envOpts{notify: true, top: "resyncInterval: 200ms"})
+	e := startEnv(t, envOpts{notify: true, top: "resyncInterval: 200ms", otherExtra: "namespaces: [none]"})
 	e.api.SetNamespaces("good")
 	e.push("gone/app", "v1", randomImage(t, 1, false))
 	e.waitFor("push failed", func() bool { return len(e.failed().Failed) == 1 })
@@ -109,7 +109,7 @@ func TestResyncDoesNotRequeuePermanentFailures(t *testing.T) {
 	})
 	time.Sleep(100 * time.Millisecond)
 	if l := e.failed(); len(l.Failed) != 1 {
-		t.Fatalf("failed list has %d entries after resyncs, want 1", len(l.Failed))
+		t.Fatalf("failed list has %d entries after resyncs, want 1: %+v", len(l.Failed), l.Failed)
 	}
 	if got := e.metric(`imagestream_bridge_resync_fixed_total{registry="main"}`); got != 0 {
 		t.Errorf("resync queued the failed digest %v times", got)
