@@ -176,19 +176,41 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // Load reads, decodes strictly, defaults and validates a config file.
 func Load(file string) (*Config, error) {
+	c, err := Read(file)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Read is Load for callers that check more and report it together: it
+// returns the decoded, defaulted config along with every problem found, or a
+// nil config when the file cannot be read.
+func Read(file string) (*Config, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(b)
+	return parse(b)
 }
 
 // Parse decodes strictly, defaults and validates config bytes. The error,
 // when there is one, joins every problem found (errors.Join), each naming its
 // key path; decoding problems come first.
 func Parse(b []byte) (*Config, error) {
+	c, err := parse(b)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func parse(b []byte) (*Config, error) {
 	var c Config
 	decErr := decode(b, &c)
+	if errors.Is(decErr, errNotYAML) {
+		return nil, decErr
+	}
 	c.setDefaults()
 	valErr := c.Validate()
 	if decErr == nil && valErr == nil {
@@ -202,7 +224,7 @@ func Parse(b []byte) (*Config, error) {
 			errs = append(errs, v)
 		}
 	}
-	return nil, errors.Join(errs...)
+	return &c, errors.Join(errs...)
 }
 
 func (c *Config) setDefaults() {

@@ -20,7 +20,7 @@ import (
 func decode(b []byte, c *Config) error {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
-		return fmt.Errorf("invalid config: not YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+		return fmt.Errorf("%w: %s", errNotYAML, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	if len(doc.Content) == 0 {
 		return nil // an empty file: validation says what is missing
@@ -29,6 +29,8 @@ func decode(b []byte, c *Config) error {
 	d.value("", doc.Content[0], reflect.ValueOf(c).Elem())
 	return errors.Join(d.errs...)
 }
+
+var errNotYAML = errors.New("invalid config: not YAML")
 
 type decoder struct{ errs []error }
 
