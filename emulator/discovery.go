@@ -3,8 +3,14 @@ package emulator
 import (
 	"net/http"
 	"runtime"
+	"runtime/debug"
+	"sort"
+	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/version"
 )
 
@@ -31,17 +37,24 @@ var imageResources = []resource{
 	{"imagestreamtags", "ImageStreamTag", true, []string{"get", "list"}, []string{"istag"}},
 }
 
+var coreResources = []resource{
+	{"namespaces", "Namespace", false, []string{"get", "list"}, []string{"ns"}},
+}
+
 var coordinationResources = []resource{
 	{"leases", "Lease", true, []string{"create", "get", "update"}, nil},
 }
 
 func (e *Emulator) registerDiscovery(mux *http.ServeMux) {
+	major, minor := kubeVersion()
 	mux.HandleFunc("GET /version", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, version.Info{
-			Major: "1", Minor: "34", GitVersion: "v1.34.0-emulator", Platform: runtime.GOOS + "/" + runtime.GOARCH,
-			GoVersion: runtime.Version(), Compiler: runtime.Compiler,
+			Major: major, Minor: minor, GitVersion: "v" + major + "." + minor + ".0-emulator",
+			Platform: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version(), Compiler: runtime.Compiler,
 		})
 	})
+	mux.HandleFunc("GET /api/v1/namespaces", e.listNamespaces)
+	mux.HandleFunc("GET /api/v1/namespaces/{name}", e.getNamespace)
 	mux.HandleFunc("GET /api", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, metav1.APIVersions{
 			TypeMeta: metav1.TypeMeta{Kind: "APIVersions"},
@@ -52,7 +65,7 @@ func (e *Emulator) registerDiscovery(mux *http.ServeMux) {
 		})
 	})
 	mux.HandleFunc("GET /api/v1", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, resourceList("v1", nil))
+		writeJSON(w, http.StatusOK, resourceList("v1", coreResources))
 	})
 	groups := []struct {
 		name      string
@@ -71,6 +84,78 @@ func (e *Emulator) registerDiscovery(mux *http.ServeMux) {
 		mux.HandleFunc("GET /apis/"+g.name+"/v1", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, rl) })
 	}
 	mux.HandleFunc("GET /apis", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, list) })
+}
+
+// kubeVersion is the Kubernetes minor the emulator's API types come from
+// (client-go v0.N is Kubernetes 1.N).
+func kubeVersion() (major, minor string) {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, m := range bi.Deps {
+			if m.Path == "k8s.io/client-go" {
+				parts := strings.Split(strings.TrimPrefix(m.Version, "v"), ".")
+				if len(parts) >= 2 && parts[0] == "0" {
+					return "1", parts[1]
+				}
+			}
+		}
+	}
+	return "1", "0"
+}
+
+// namespaceNames lists the namespaces that exist: the configured set, or,
+// when every namespace exists, those that hold streams or leases.
+func (e *Emulator) namespaceNames() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	set := map[string]bool{}
+	if e.namespaces != nil {
+		set = e.namespaces
+	} else {
+		for k := range e.streams {
+			ns, _, _ := strings.Cut(k, "/")
+			set[ns] = true
+		}
+		for k := range e.leases {
+			ns, _, _ := strings.Cut(k, "/")
+			set[ns] = true
+		}
+	}
+	out := make([]string, 0, len(set))
+	for ns := range set {
+		out = append(out, ns)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func namespace(name string) corev1.Namespace {
+	return corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{Kind: "Namespace", APIVersion: "v1"},
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		Status:     corev1.NamespaceStatus{Phase: corev1.NamespaceActive},
+	}
+}
+
+func (e *Emulator) listNamespaces(w http.ResponseWriter, _ *http.Request) {
+	list := corev1.NamespaceList{TypeMeta: metav1.TypeMeta{Kind: "NamespaceList", APIVersion: "v1"}, Items: []corev1.Namespace{}}
+	for _, ns := range e.namespaceNames() {
+		n := namespace(ns)
+		n.TypeMeta = metav1.TypeMeta{}
+		list.Items = append(list.Items, n)
+	}
+	writeJSON(w, http.StatusOK, &list)
+}
+
+func (e *Emulator) getNamespace(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	e.mu.Lock()
+	ok := e.namespaceExists(name)
+	e.mu.Unlock()
+	if !ok {
+		writeError(w, apierrors.NewNotFound(schema.GroupResource{Resource: "namespaces"}, name))
+		return
+	}
+	writeJSON(w, http.StatusOK, namespace(name))
 }
 
 func resourceList(gv string, rs []resource) metav1.APIResourceList {
