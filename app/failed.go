@@ -41,12 +41,14 @@ Without --replay or --drop it lists the failed events with their sequence number
 	socket := f.String("socket", "", "admin socket to dial (default: the config's adminSocket; with it, --config is optional)")
 	server := f.String("server", "", "removed: the admin endpoints left the webhook listener; use --socket")
 	_ = f.MarkHidden("server")
-	cmd.MarkFlagsMutuallyExclusive("replay", "drop")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if *server != "" {
 			return &usageError{cmd, errors.New("--server is no longer supported: the admin endpoints answer only on the " +
 				"Unix socket adminSocket (behind a same-pod proxy every request to the listener looks local); " +
 				"run failed next to serve with --config or --socket")}
+		}
+		if *replay != "" && *drop != "" {
+			return &usageError{cmd, errors.New("--replay and --drop cannot be used together")}
 		}
 		path := *socket
 		if path == "" {
