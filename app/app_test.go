@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,8 +79,8 @@ func TestConfigAndServeRejectTheSame(t *testing.T) {
 		{"empty token file", "registries: [{name: main, url: 'http://r', webhookTokenFile: " + empty + "}]\nopenshift: {kubeconfig: " + kc + "}\n", "registries[0].webhookTokenFile: file " + empty + " is empty"},
 		{"listen without port", "listenAddress: '8080'\n" + reg + "openshift: {kubeconfig: " + kc + "}\n", "listenAddress: must be [host]:port"},
 		{"wrong case", "openshift: {kubeConfig: " + kc + "}\n" + reg, "openshift.kubeConfig: unknown key"},
-		{"bad TLS pair", "tls: {certFile: " + garbage + ", keyFile: " + garbage + "}\n" + reg + "openshift: {kubeconfig: " + kc + "}\n", "tls:"},
-		{"bad CA file", "registries: [{name: main, url: 'https://r', webhookToken: t, caFile: " + garbage + "}]\nopenshift: {kubeconfig: " + kc + "}\n", "registry main"},
+		{"bad TLS pair", "tls: {certFile: " + garbage + ", keyFile: " + garbage + "}\n" + reg + "openshift: {kubeconfig: " + kc + "}\n", "tls: certFile and keyFile are not a certificate"},
+		{"bad CA file", "registries: [{name: main, url: 'https://r', webhookToken: t, caFile: " + garbage + "}]\nopenshift: {kubeconfig: " + kc + "}\n", "registries[0].caFile: no PEM certificate in"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "c.yaml")
@@ -189,9 +191,12 @@ func TestConfigExampleIsValid(t *testing.T) {
 	}
 	// The example points at files that exist in a pod; create them here.
 	s := strings.ReplaceAll(string(b), "/etc/imagestream-bridge", dir)
-	for _, f := range []string{"main.token", "main.password", "ca.crt"} {
+	for _, f := range []string{"main.token", "main.password"} {
 		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600)
 	}
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	srv.Close()
+	os.WriteFile(filepath.Join(dir, "ca.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
 	if _, err := config.Parse([]byte(s)); err != nil {
 		t.Fatalf("config.example.yaml: %v", err)
 	}

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -34,16 +36,25 @@ func (c *Config) Validate() error {
 	bad := func(key, format string, a ...any) {
 		errs = append(errs, &FieldError{Key: key, Problem: fmt.Sprintf(format, a...)})
 	}
-	readable := func(key, file string, nonEmpty bool) {
+	// readable reports a file that cannot be read or is empty, and returns its bytes.
+	readable := func(key, file string, nonEmpty bool) []byte {
 		if file == "" {
-			return
+			return nil
 		}
 		b, err := os.ReadFile(file)
 		switch {
 		case err != nil:
 			bad(key, "cannot read the file: %v", unwrapPath(err))
+			return nil
 		case nonEmpty && strings.TrimSpace(string(b)) == "":
 			bad(key, "file %s is empty", file)
+			return nil
+		}
+		return b
+	}
+	certs := func(key, file string) {
+		if b := readable(key, file, true); b != nil && !x509.NewCertPool().AppendCertsFromPEM(b) {
+			bad(key, "no PEM certificate in %s", file)
 		}
 	}
 	if err := checkListen(c.ListenAddress); err != nil {
@@ -85,8 +96,12 @@ func (c *Config) Validate() error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "certFile and keyFile must be set together")
 	}
-	readable("tls.certFile", c.TLS.CertFile, true)
-	readable("tls.keyFile", c.TLS.KeyFile, true)
+	cert, key := readable("tls.certFile", c.TLS.CertFile, true), readable("tls.keyFile", c.TLS.KeyFile, true)
+	if cert != nil && key != nil {
+		if _, err := tls.X509KeyPair(cert, key); err != nil {
+			bad("tls", "certFile and keyFile are not a certificate and its key: %v", err)
+		}
+	}
 	if c.LeaderElection.Enabled && c.LeaderElection.Namespace == "" {
 		bad("leaderElection.namespace", "required when leader election is enabled (or set POD_NAMESPACE)")
 	}
@@ -143,8 +158,8 @@ func (c *Config) Validate() error {
 		}
 		readable(key+".passwordFile", r.PasswordFile, true)
 		readable(key+".dockerConfigFile", r.DockerConfigFile, true)
-		readable(key+".caFile", r.CAFile, true)
-		readable(key+".clientCAFile", r.ClientCAFile, true)
+		certs(key+".caFile", r.CAFile)
+		certs(key+".clientCAFile", r.ClientCAFile)
 		if r.Mapping.Namespace != "" && !nameRE.MatchString(r.Mapping.Namespace) {
 			bad(key+".mapping.namespace", "must be a namespace name, got %q", r.Mapping.Namespace)
 		}
