@@ -1,6 +1,8 @@
 package app
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -32,10 +34,37 @@ func loadConfig(file string) (*config.Config, string, error) {
 	if err != nil || kerr != nil {
 		return nil, "", errors.Join(err, kerr)
 	}
+	if err := contents(cfg); err != nil {
+		return nil, "", err
+	}
 	if err := assemble(cfg); err != nil {
 		return nil, "", err
 	}
 	return cfg, source, nil
+}
+
+// contents checks that the certificate files the config names parse, naming
+// their keys and reporting every problem (config.Validate only checks that
+// they can be read).
+func contents(cfg *config.Config) error {
+	var errs []error
+	read := func(file string) []byte {
+		b, _ := os.ReadFile(file) // readable: config.Validate checked
+		return b
+	}
+	if cfg.TLS.CertFile != "" {
+		if _, err := tls.X509KeyPair(read(cfg.TLS.CertFile), read(cfg.TLS.KeyFile)); err != nil {
+			errs = append(errs, &config.FieldError{Key: "tls", Problem: "certFile and keyFile are not a certificate and its key: " + err.Error()})
+		}
+	}
+	for i, r := range cfg.Registries {
+		for _, f := range []struct{ key, file string }{{"caFile", r.CAFile}, {"clientCAFile", r.ClientCAFile}} {
+			if f.file != "" && !x509.NewCertPool().AppendCertsFromPEM(read(f.file)) {
+				errs = append(errs, &config.FieldError{Key: fmt.Sprintf("registries[%d].%s", i, f.key), Problem: "no PEM certificate in " + f.file})
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // assemble builds every part from cfg with a memory journal and discards it:

@@ -1,8 +1,6 @@
 package config
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -52,11 +50,7 @@ func (c *Config) Validate() error {
 		}
 		return b
 	}
-	certs := func(key, file string) {
-		if b := readable(key, file, true); b != nil && !x509.NewCertPool().AppendCertsFromPEM(b) {
-			bad(key, "no PEM certificate in %s", file)
-		}
-	}
+
 	if err := checkListen(c.ListenAddress); err != nil {
 		bad("listenAddress", "%v", err)
 	}
@@ -96,12 +90,8 @@ func (c *Config) Validate() error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "certFile and keyFile must be set together")
 	}
-	cert, key := readable("tls.certFile", c.TLS.CertFile, true), readable("tls.keyFile", c.TLS.KeyFile, true)
-	if cert != nil && key != nil {
-		if _, err := tls.X509KeyPair(cert, key); err != nil {
-			bad("tls", "certFile and keyFile are not a certificate and its key: %v", err)
-		}
-	}
+	readable("tls.certFile", c.TLS.CertFile, true)
+	readable("tls.keyFile", c.TLS.KeyFile, true)
 	if c.LeaderElection.Enabled && c.LeaderElection.Namespace == "" {
 		bad("leaderElection.namespace", "required when leader election is enabled (or set POD_NAMESPACE)")
 	}
@@ -158,8 +148,8 @@ func (c *Config) Validate() error {
 		}
 		readable(key+".passwordFile", r.PasswordFile, true)
 		readable(key+".dockerConfigFile", r.DockerConfigFile, true)
-		certs(key+".caFile", r.CAFile)
-		certs(key+".clientCAFile", r.ClientCAFile)
+		readable(key+".caFile", r.CAFile, true)
+		readable(key+".clientCAFile", r.ClientCAFile, true)
 		if r.Mapping.Namespace != "" && !nameRE.MatchString(r.Mapping.Namespace) {
 			bad(key+".mapping.namespace", "must be a namespace name, got %q", r.Mapping.Namespace)
 		}
