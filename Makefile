@@ -32,7 +32,7 @@ demo-up: demo-build
 	$(DEMO_BIN) up
 
 demo-build:
-	@echo "building the demo (the first build compiles ~900 packages: about 8 minutes on 2 cores; then seconds)..."
+	@echo "building the demo (the first build compiles ~1,100 packages: 2-5 minutes on 2 cores; then seconds)..."
 	@$(GO) build -o $(DEMO_BIN) ./cmd/imagestream-bridge-demo
 
 clean:
