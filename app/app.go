@@ -1,16 +1,17 @@
-// Package app implements the imagestream-bridge command line: it parses
-// subcommands and flags, assembles the packages and runs them. main only
-// handles signals and the exit code.
+// Package app implements the imagestream-bridge command line: it defines the
+// commands and their flags (cobra, as kubectl, helm and oc do), assembles the
+// packages and runs them. main only handles signals and the exit code.
 package app
 
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+
+	"github.com/spf13/cobra"
 
 	"github.com/imagestream-bridge/imagestream-bridge/config"
 )
@@ -18,71 +19,88 @@ import (
 // Version is stamped by the build (make build).
 var Version = "dev"
 
-const usage = `imagestream-bridge keeps OpenShift image streams in step with a registry on push.
-
-Usage:
-  imagestream-bridge serve    --config FILE              run the webhook and the pipeline
-  imagestream-bridge resync   --config FILE [--dry-run]  reconcile registry tags with image streams once
-  imagestream-bridge failed   --config FILE [--replay all|SEQ,...]  list or replay failed events of a running bridge
-  imagestream-bridge config   --config FILE              validate and print the config, secrets redacted
-  imagestream-bridge emulator [--listen ADDR] [--kubeconfig FILE]  run the OpenShift image-API emulator
-  imagestream-bridge version
-`
-
-// Main runs one command and returns the process exit code.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	cmd, rest := args[0], args[1:]
-	var err error
-	switch cmd {
-	case "serve":
-		err = runServe(ctx, rest, stderr)
-	case "resync":
-		err = runResync(ctx, rest, stdout, stderr)
-	case "failed":
-		err = runFailed(ctx, rest, stdout)
-	case "config":
-		err = runConfig(rest, stdout)
-	case "demo":
-		err = errors.New("the demo is its own command: make demo (go run ./cmd/imagestream-bridge-demo)")
-	case "emulator":
-		err = runEmulator(ctx, rest, stdout)
-	case "version":
-		fmt.Fprintln(stdout, Version)
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-	default:
-		fmt.Fprintf(stderr, "unknown command %q\n\n%s", cmd, usage)
-		return 2
-	}
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		fmt.Fprintln(stderr, "error:", strings.ReplaceAll(err.Error(), "\n", " "))
-		return 1
-	}
-	return 0
+// usageError is a command line mistake: it prints the command's usage and exits 2.
+type usageError struct {
+	cmd *cobra.Command
+	err error
 }
 
-// configFlags parses --config (required) plus extra flags.
-func configFlags(name string, args []string, extra func(fs *flag.FlagSet)) (*config.Config, error) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	file := fs.String("config", "", "path of the YAML config file")
-	if extra != nil {
-		extra(fs)
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// Main runs one command and returns the process exit code: 0 on success, 1
+// when the command failed, 2 on a command line mistake (with the usage).
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := NewCommand(stdout, stderr)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return 0
 	}
-	if err := fs.Parse(args); err != nil {
-		return nil, err
+	var ue *usageError
+	if errors.As(err, &ue) || strings.HasPrefix(err.Error(), "unknown command") {
+		if ue != nil && ue.cmd != nil {
+			cmd = ue.cmd
+		}
+		fmt.Fprintf(stderr, "error: %v\n\n%s", err, cmd.UsageString())
+		return 2
 	}
-	if *file == "" {
-		return nil, errors.New("--config FILE is required")
+	for _, line := range strings.Split(strings.TrimSpace(err.Error()), "\n") {
+		fmt.Fprintln(stderr, "error:", line)
 	}
-	return config.Load(*file)
+	return 1
+}
+
+// NewCommand returns the root command with every subcommand.
+func NewCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "imagestream-bridge",
+		Short: "Keep OpenShift image streams in step with a container registry on push",
+		Long: `imagestream-bridge receives a registry's push notifications (distribution's webhook
+format) and posts the ImageStreamMapping that OpenShift's integrated registry would
+post, so that the image stream tag moves the moment an image is pushed.
+
+Every command except version reads the same YAML config file (--config FILE);
+config.example.yaml shows every key with its default.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return &usageError{cmd, errors.New("a command is required")}
+		},
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{c, err} })
+	root.AddCommand(newServeCommand(), newResyncCommand(), newFailedCommand(), newConfigCommand(),
+		newVersionCommand(), movedCommand("emulator"), movedCommand("demo"))
+	return root
+}
+
+// noArgs rejects positional arguments with the usage, naming the unknown command.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	if cmd.HasSubCommands() {
+		return &usageError{cmd, fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+	}
+	return &usageError{cmd, fmt.Errorf("%q takes no arguments, got %q", cmd.CommandPath(), args)}
+}
+
+// configFlag adds --config FILE to cmd.
+func configFlag(cmd *cobra.Command) *string {
+	return cmd.Flags().String("config", "", "path of the YAML config file (required; config.example.yaml lists every key)")
+}
+
+var errMissingConfig = errors.New("--config FILE is required")
+
+// requireConfig loads and checks the config exactly as serve does (LoadConfig).
+func requireConfig(cmd *cobra.Command, file string) (*config.Config, error) {
+	if file == "" {
+		return nil, &usageError{cmd, errMissingConfig}
+	}
+	return LoadConfig(file)
 }
 
 // newLogger builds the slog logger the config asks for.
@@ -96,10 +114,27 @@ func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-func runConfig(args []string, stdout io.Writer) error {
-	cfg, err := configFlags("config", args, nil)
-	if err != nil {
-		return err
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintln(cmd.OutOrStdout(), Version)
+			return nil
+		},
 	}
-	return cfg.Write(stdout)
+}
+
+// movedCommand answers a command that left the production binary with where it went.
+func movedCommand(name string) *cobra.Command {
+	return &cobra.Command{
+		Use:                name,
+		Hidden:             true,
+		DisableFlagParsing: true,
+		RunE: func(*cobra.Command, []string) error {
+			return fmt.Errorf("%q is not part of the production binary: it lives in the demo binary "+
+				"(go run ./cmd/imagestream-bridge-demo %s --help, or make demo / make demo-up)", name, name)
+		},
+	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -91,14 +91,30 @@ func codeClass(code int) string {
 // Close releases the journal.
 func (in *Instance) Close() error { return in.Store.Close() }
 
-func runServe(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg, err := configFlags("serve", args, nil)
-	if err != nil {
-		return err
+func newServeCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE",
+		Short: "Run the webhook and the pipeline until SIGTERM",
+		Long: `serve listens on listenAddress for registry notifications (POST /notifications/NAME),
+/healthz, /readyz and /metrics, applies each pushed tag as an ImageStreamMapping, and
+reconciles every resyncInterval. With adminSocket set it also serves the admin
+endpoints (used by the failed command) on that Unix socket, never on the listener.
+On SIGTERM it stops accepting, finishes in-flight work and exits within shutdownTimeout.
+It refuses to start on any problem the config command reports.`,
+		Example: "  imagestream-bridge serve --config /etc/imagestream-bridge/config.yaml",
+		Args:    noArgs,
 	}
-	log := newLogger(cfg, stderr)
-	klog.SetSlogLogger(log) // client-go's own messages in the same format
-	return Serve(ctx, cfg, log, nil)
+	file := configFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := requireConfig(cmd, *file)
+		if err != nil {
+			return err
+		}
+		log := newLogger(cfg, cmd.ErrOrStderr())
+		klog.SetSlogLogger(log) // client-go's own messages in the same format
+		return Serve(cmd.Context(), cfg, log, nil)
+	}
+	return cmd
 }
 
 // Serve runs the bridge until ctx ends, then shuts down within cfg.ShutdownTimeout.
@@ -118,6 +134,13 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 			return fmt.Errorf("listen: %w", err)
 		}
 	}
+	var adm net.Listener
+	if cfg.AdminSocket != "" {
+		if adm, err = listenAdmin(cfg.AdminSocket); err != nil {
+			ln.Close()
+			return err
+		}
+	}
 	log.Info("imagestream-bridge starting", "version", Version, "listen", ln.Addr().String(),
 		"registries", len(cfg.Registries), "durable", in.Store.Durable(), "workers", cfg.Workers,
 		"leader_election", cfg.LeaderElection.Enabled)
@@ -129,12 +152,22 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	defer cancelRun()
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		errc <- in.Server.Serve(runCtx, hs, ln)
 	}()
+	if adm != nil {
+		log.Info("admin endpoints on a Unix socket", "socket", cfg.AdminSocket)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := serveAdmin(runCtx, in.Server.AdminHandler(), adm); err != nil {
+				errc <- err
+			}
+		}()
+	}
 	go in.updateGauges(runCtx)
 
 	lead := func(leadCtx context.Context) {

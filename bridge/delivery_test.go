@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -104,7 +103,7 @@ func TestPermanentFailuresDoNotBlock(t *testing.T) {
 	// The operator fixes the cause and replays everything.
 	e.api.SetNamespaces("good", "quota", "gone")
 	// The quota stays exceeded: that event fails again.
-	resp, err := http.Post(e.url+"/admin/replay", "application/json", strings.NewReader(`{}`))
+	resp, err := e.admin.Post("http://admin/admin/replay", "application/json", strings.NewReader(`{}`))
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("replay: %v %v", err, resp)
 	}
@@ -118,7 +117,7 @@ func TestPermanentFailuresDoNotBlock(t *testing.T) {
 
 func (e *env) failed() bridge.FailedList {
 	e.t.Helper()
-	resp, err := http.Get(e.url + "/admin/failed")
+	resp, err := e.admin.Get("http://admin/admin/failed")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -138,9 +137,10 @@ func TestFailedCommand(t *testing.T) {
 	e.notify(event("c1", "missing/app", "v1", d, schema2))
 	e.waitFor("failed event", func() bool { return len(e.failed().Failed) == 1 })
 	cfgFile := writeFile(t, t.TempDir(), "config.yaml", fmt.Sprintf(`
-listenAddress: %q
+adminSocket: %q
 registries: [{name: main, url: %s, webhookToken: x}]
-`, strings.TrimPrefix(e.url, "http://"), e.reg.URL))
+openshift: {kubeconfig: %q}
+`, e.cfg.AdminSocket, e.reg.URL, e.cfg.OpenShift.Kubeconfig))
 	var out, errOut bytes.Buffer
 	if code := app.Main(t.Context(), []string{"failed", "--config", cfgFile}, &out, &errOut); code != 0 {
 		t.Fatalf("failed: exit %d: %s", code, errOut.String())
@@ -271,7 +271,7 @@ func TestRecoveredEventNeverMovesATagBack(t *testing.T) {
 // replay replays every failed event through the admin endpoint.
 func (e *env) replay() {
 	e.t.Helper()
-	resp, err := http.Post(e.url+"/admin/replay", "application/json", strings.NewReader(`{}`))
+	resp, err := e.admin.Post("http://admin/admin/replay", "application/json", strings.NewReader(`{}`))
 	if err != nil || resp.StatusCode != 200 {
 		e.t.Fatalf("replay: %v %v", err, resp)
 	}

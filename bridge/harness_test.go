@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -30,7 +31,8 @@ type env struct {
 	t      testing.TB
 	api    *sandbox.API
 	reg    *sandbox.Registry
-	url    string // the bridge
+	url    string       // the bridge
+	admin  *http.Client // dials the admin socket; any host in the URL
 	cfg    *config.Config
 	client *http.Client
 	cancel context.CancelFunc
@@ -98,6 +100,18 @@ func startEnv(t testing.TB, o envOpts) *env {
 	if !strings.Contains(o.top, "resyncInterval") {
 		o.top += "\nresyncInterval: 0s"
 	}
+	// The admin endpoints answer only on a Unix socket (short path: sun_path limit).
+	sockDir, err := os.MkdirTemp("", "isb")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	sock := filepath.Join(sockDir, "admin.sock")
+	o.top += fmt.Sprintf("\nadminSocket: %q", sock)
+	e.admin = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "unix", sock)
+	}}}
 	dir := t.TempDir()
 	kc, err := e.api.WriteKubeconfig(dir)
 	if err != nil {

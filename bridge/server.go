@@ -26,7 +26,8 @@ import (
 // dedupWindow is how many event ids are remembered per process.
 const dedupWindow = 16384
 
-// Server is the HTTP face of the bridge: notifications, health, metrics, admin.
+// Server is the HTTP face of the bridge: notifications, health and metrics on
+// the listener; the admin endpoints on their own handler (AdminHandler).
 type Server struct {
 	cfg     *config.Config
 	b       *Bridge
@@ -52,10 +53,22 @@ func NewServer(cfg *config.Config, b *Bridge, m *metrics.Metrics, gatherer prome
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{})))
-	e.GET("/admin/failed", s.adminFailed, s.adminOnly)
-	e.POST("/admin/replay", s.adminReplay, s.adminOnly)
 	s.echo = e
 	return s
+}
+
+// AdminHandler serves /admin/failed, /admin/replay and /admin/drop. It is
+// never mounted on the webhook listener: a same-pod proxy (a service-mesh
+// sidecar) makes every request there look local. The caller serves it on the
+// Unix socket adminSocket, whose file mode is the access control.
+func (s *Server) AdminHandler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.httpErrorHandler
+	e.GET("/admin/failed", s.adminFailed)
+	e.POST("/admin/replay", s.adminReplay)
+	e.POST("/admin/drop", s.adminDrop)
+	return e
 }
 
 // Handler is the server's http.Handler.
@@ -95,17 +108,6 @@ func (s *Server) readyz(c echo.Context) error {
 	return c.String(http.StatusOK, "ok\n")
 }
 
-// adminOnly admits only loopback clients: use kubectl exec or port-forward.
-func (s *Server) adminOnly(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		host, _, err := net.SplitHostPort(c.Request().RemoteAddr)
-		if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-			return newError(KindForbidden, "admin endpoints answer only on loopback")
-		}
-		return next(c)
-	}
-}
-
 // FailedList is the admin answer listing failed events.
 type FailedList struct {
 	Failed []journal.Failed `json:"failed"`
@@ -140,6 +142,26 @@ func (s *Server) adminReplay(c echo.Context) error {
 	}
 	s.log.Info("failed events replayed", "count", n)
 	return c.JSON(http.StatusOK, map[string]int{"replayed": n})
+}
+
+// DropRequest selects failed events to remove for good; empty means all.
+type DropRequest struct {
+	Seqs []uint64 `json:"seqs"`
+}
+
+func (s *Server) adminDrop(c echo.Context) error {
+	var req DropRequest
+	if c.Request().ContentLength != 0 {
+		if err := c.Bind(&req); err != nil {
+			return newError(KindMalformed, "decode drop request: %v", err)
+		}
+	}
+	n, err := s.b.Drop(req.Seqs)
+	if err != nil {
+		return err
+	}
+	s.log.Info("failed events dropped", "count", n)
+	return c.JSON(http.StatusOK, map[string]int{"dropped": n})
 }
 
 // HTTPServer returns the configured *http.Server with timeouts and, with TLS, certificate reloading.

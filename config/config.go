@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -24,6 +25,9 @@ type Config struct {
 	ListenAddress string `json:"listenAddress"`
 	// DataDir holds the durable journal. Empty keeps accepted events in memory only. Default "".
 	DataDir string `json:"dataDir"`
+	// AdminSocket is the path of a Unix socket serving /admin/failed, /admin/replay and /admin/drop
+	// (the failed command dials it). Never on the webhook listener. Default "": admin endpoints off.
+	AdminSocket string `json:"adminSocket"`
 	// LogLevel is debug, info, warn or error. Default "info".
 	LogLevel string `json:"logLevel"`
 	// LogFormat is json or text. Default "json".
@@ -83,7 +87,7 @@ type Retry struct {
 type Registry struct {
 	// Name identifies the registry: its webhook is POST /notifications/NAME.
 	Name string `json:"name"`
-	// URL is where manifests and blobs are fetched; http means plain HTTP.
+	// URL is where manifests and blobs are fetched (scheme, host and port only).
 	URL string `json:"url"`
 	// ReferenceHost is written into dockerImageReference. Default: the url's host.
 	ReferenceHost string `json:"referenceHost"`
@@ -141,7 +145,7 @@ type Mapping struct {
 
 // OpenShift configures the API server client.
 type OpenShift struct {
-	// Kubeconfig path. Default "": the in-cluster service account.
+	// Kubeconfig path. Default "": $KUBECONFIG when set, else the in-cluster service account.
 	Kubeconfig string `json:"kubeconfig"`
 	// CreateImageStreams creates a missing image stream on first push. Default true.
 	CreateImageStreams *bool `json:"createImageStreams"`
@@ -188,30 +192,55 @@ var nameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
 // Load reads, decodes strictly, defaults and validates a config file.
 func Load(file string) (*Config, error) {
+	c, err := Read(file)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Read is Load for callers that check more and report it together: it
+// returns the decoded, defaulted config along with every problem found, or a
+// nil config when the file cannot be read.
+func Read(file string) (*Config, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	return Parse(b)
+	return parse(b)
 }
 
-// Parse decodes strictly, defaults and validates config bytes.
+// Parse decodes strictly, defaults and validates config bytes. The error,
+// when there is one, joins every problem found (errors.Join), each naming its
+// key path; decoding problems come first.
 func Parse(b []byte) (*Config, error) {
-	var c Config
-	if err := yaml.UnmarshalStrict(b, &c); err != nil {
-		return nil, fmt.Errorf("decode config: %w", cleanYAMLError(err))
-	}
-	c.setDefaults()
-	if err := c.Validate(); err != nil {
+	c, err := parse(b)
+	if err != nil {
 		return nil, err
 	}
-	return &c, nil
+	return c, nil
 }
 
-func cleanYAMLError(err error) error {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "error unmarshaling JSON: while decoding JSON: ")
-	return errors.New(msg)
+func parse(b []byte) (*Config, error) {
+	var c Config
+	decErr := decode(b, &c)
+	if errors.Is(decErr, errNotYAML) {
+		return nil, decErr
+	}
+	c.setDefaults()
+	valErr := c.Validate()
+	if decErr == nil && valErr == nil {
+		return &c, nil
+	}
+	// A key that could not be decoded is at its default: leave out what
+	// validation says about it, the decoding error already names it.
+	errs := unjoin(decErr)
+	for _, v := range unjoin(valErr) {
+		if !coveredBy(v, errs) {
+			errs = append(errs, v)
+		}
+	}
+	return &c, errors.Join(errs...)
 }
 
 func (c *Config) setDefaults() {
@@ -256,6 +285,10 @@ func (c *Config) setDefaults() {
 		c.OpenShift.Burst = 600
 	}
 	defD(&c.OpenShift.Timeout, 10*time.Second)
+	if c.OpenShift.CreateImageStreams == nil {
+		t := true
+		c.OpenShift.CreateImageStreams = &t
+	}
 	for i := range c.Registries {
 		r := &c.Registries[i]
 		def(&r.Artifacts, ArtifactsSkip)
@@ -278,6 +311,7 @@ func (c *Config) Redacted() ([]byte, error) {
 			cp.Registries[i].Password = "REDACTED"
 		}
 	}
+	emptyNotNull(reflect.ValueOf(&cp).Elem())
 	b, err := yaml.Marshal(cp)
 	if err != nil {
 		return nil, fmt.Errorf("encode config: %w", err)
@@ -285,7 +319,31 @@ func (c *Config) Redacted() ([]byte, error) {
 	return bytes.TrimSpace(b), nil
 }
 
-// Write prints the redacted config.
+// emptyNotNull sets nil slices and maps to empty ones, so that the dump shows
+// the effective value ([]), not null. v is a copy the caller owns.
+func emptyNotNull(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				emptyNotNull(v.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if v.IsNil() {
+			v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+		}
+		for i := range v.Len() {
+			emptyNotNull(v.Index(i))
+		}
+	case reflect.Map:
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(v.Type()))
+		}
+	}
+}
+
+// Write prints the redacted config with every effective value.
 func (c *Config) Write(w io.Writer) error {
 	b, err := c.Redacted()
 	if err != nil {

@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ func TestDefaults(t *testing.T) {
 
 func TestStrictAndValidated(t *testing.T) {
 	for _, tc := range []struct{ yaml, want string }{
-		{"registries: [{name: a, url: 'http://r', webhookToken: t, typo: 1}]", `unknown field "typo"`},
+		{"registries: [{name: a, url: 'http://r', webhookToken: t, typo: 1}]", `registries[0].typo: unknown key`},
 		{"registries: []", "registries"},
 		{"registries: [{name: a, url: 'http://r/path', webhookToken: t}]", "registries[0].url"},
 		{"registries: [{name: a, url: 'http://r', webhookToken: t, webhookTokenFile: /x}]", "registries[0].webhookToken"},
@@ -46,5 +48,102 @@ func TestResyncCanBeTurnedOff(t *testing.T) {
 	c, err := Parse([]byte("resyncInterval: 0s\nregistries: [{name: main, url: 'http://r', webhookToken: t}]"))
 	if err != nil || c.ResyncInterval.Duration != 0 {
 		t.Fatalf("resyncInterval 0s: %v %+v", err, c.ResyncInterval)
+	}
+}
+
+// TestErrorsNameTheKeyPath: each problem of the issue names its full key
+// path and the expected form; keys match exactly, case too.
+func TestErrorsNameTheKeyPath(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.token")
+	os.WriteFile(empty, []byte(" \n"), 0o600)
+	const reg = "registries: [{name: main, url: 'http://r', webhookToken: t}]\n"
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"duration without unit", "resyncInterval: 10\n" + reg, `resyncInterval: must be a duration with a unit such as "30s"`},
+		{"duration garbage", "resyncInterval: soon\n" + reg, `resyncInterval: must be a duration`},
+		{"int as word", "workers: eight\n" + reg, `workers: must be a whole number, got "eight"`},
+		{"bool as word", "openshift: {createChildImages: yes}\n" + reg, `openshift.createChildImages: must be true or false, got "yes"`},
+		{"nested typo", "registries: [{name: main, url: 'http://r', webhookTokenFlie: /x}]\n", `registries[0].webhookTokenFlie: unknown key (did you mean "webhookTokenFile"?)`},
+		{"wrong case", "openshift: {kubeConfig: /x}\n" + reg, `openshift.kubeConfig: unknown key (keys are case-sensitive: did you mean "kubeconfig"?)`},
+		{"wrong case top level", "ListenAddress: ':80'\n" + reg, `ListenAddress: unknown key`},
+		{"set twice", "workers: 2\nworkers: 3\n" + reg, `workers: set twice`},
+		{"missing token file", "registries: [{name: main, url: 'http://r', webhookTokenFile: " + filepath.Join(dir, "nope") + "}]\n", `registries[0].webhookTokenFile: cannot read the file`},
+		{"empty token file", "registries: [{name: main, url: 'http://r', webhookTokenFile: " + empty + "}]\n", `registries[0].webhookTokenFile: file ` + empty + ` is empty`},
+		{"listen without port", "listenAddress: '8080'\n" + reg, `listenAddress: must be [host]:port`},
+		{"listen bad port", "listenAddress: ':http-ish'\n" + reg, `listenAddress: port "http-ish" is not a number`},
+		{"list expected", "registries: {name: main}\n", `registries: must be a list, got a map`},
+		{"bad glob in list", "registries: [{name: main, url: 'http://r', webhookToken: t, namespaces: [ok, '[']}]\n", `registries[0].namespaces[1]: bad glob`},
+		{"admin socket dir", "adminSocket: /nonexistent-dir/admin.sock\n" + reg, `adminSocket: directory /nonexistent-dir does not exist`},
+		{"line number", "logLevel: info\nworkers: eight\n" + reg, `(line 2)`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse([]byte(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err %v\nwant it to contain %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestAllProblemsAtOnce: three files missing, three lines, one run.
+func TestAllProblemsAtOnce(t *testing.T) {
+	_, err := Parse([]byte(`
+workers: eight
+registries:
+  - name: main
+    url: https://r
+    webhookTokenFile: /nonexistent/main.token
+    username: u
+    passwordFile: /nonexistent/main.password
+    caFile: /nonexistent/ca.crt
+`))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	want := []string{"workers:", "registries[0].webhookTokenFile:", "registries[0].passwordFile:", "registries[0].caFile:"}
+	if len(lines) != len(want) {
+		t.Fatalf("%d problems, want %d:\n%s", len(lines), len(want), err)
+	}
+	for i, w := range want {
+		if !strings.Contains(lines[i], w) {
+			t.Errorf("line %d %q, want %s", i, lines[i], w)
+		}
+	}
+}
+
+// TestEffectiveValues: the defaults are what Write prints, never null.
+func TestEffectiveValues(t *testing.T) {
+	c, err := Parse([]byte("registries: [{name: main, url: 'http://r', webhookToken: t}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := c.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"createImageStreams: true", "resyncInterval: 10m0s", "workers: 8", "listenAddress: :8080"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("config dump lacks %q:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), "null") {
+		t.Errorf("config dump has null:\n%s", b.String())
+	}
+}
+
+func TestExactKeysStillDecode(t *testing.T) {
+	c, err := Parse([]byte(`
+workers: 3
+resyncInterval: 0
+openshift: {kubeconfig: /k, qps: 2.5, createImageStreams: false}
+registries: [{name: main, url: 'http://r', webhookToken: t, namespaces: [a, b]}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Workers != 3 || c.ResyncInterval.Duration != 0 || c.OpenShift.Kubeconfig != "/k" || c.OpenShift.QPS != 2.5 ||
+		c.OpenShift.CreateStreams() || len(c.Registries[0].Namespaces) != 2 {
+		t.Errorf("decoded %+v", c)
 	}
 }

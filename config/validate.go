@@ -1,131 +1,234 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
 
-// Validate checks every key and names the first bad one.
+// FieldError is one problem with one key of the config.
+type FieldError struct {
+	// Key is the full key path, e.g. registries[0].webhookTokenFile.
+	Key string
+	// Problem says what is wrong and what is expected.
+	Problem string
+}
+
+func (e *FieldError) Error() string { return "invalid config: " + e.Key + ": " + e.Problem }
+
+// maxSocketPath is the longest Unix socket path every platform accepts
+// (sun_path is 108 bytes on Linux, 104 on the BSDs, NUL included).
+const maxSocketPath = 103
+
+// Validate checks every key and reports every problem (errors.Join of
+// *FieldError), each naming its key path. Files named by the config must be
+// readable; the kubeconfig is checked by the caller, which loads it.
 func (c *Config) Validate() error {
-	bad := func(key, format string, a ...any) error {
-		return fmt.Errorf("invalid config: %s: %s", key, fmt.Sprintf(format, a...))
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, &FieldError{Key: key, Problem: fmt.Sprintf(format, a...)})
+	}
+	// readable reports a file that cannot be read or is empty, and returns its bytes.
+	readable := func(key, file string, nonEmpty bool) []byte {
+		if file == "" {
+			return nil
+		}
+		b, err := os.ReadFile(file)
+		switch {
+		case err != nil:
+			bad(key, "cannot read the file: %v", unwrapPath(err))
+			return nil
+		case nonEmpty && strings.TrimSpace(string(b)) == "":
+			bad(key, "file %s is empty", file)
+			return nil
+		}
+		return b
+	}
+
+	if err := checkListen(c.ListenAddress); err != nil {
+		bad("listenAddress", "%v", err)
+	}
+	if c.AdminSocket != "" {
+		if len(c.AdminSocket) > maxSocketPath {
+			bad("adminSocket", "path is %d bytes, a Unix socket path has at most %d", len(c.AdminSocket), maxSocketPath)
+		}
+		if fi, err := os.Stat(filepath.Dir(c.AdminSocket)); err != nil || !fi.IsDir() {
+			bad("adminSocket", "directory %s does not exist", filepath.Dir(c.AdminSocket))
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		return bad("logLevel", "must be debug, info, warn or error, got %q", c.LogLevel)
+		bad("logLevel", "must be debug, info, warn or error, got %q", c.LogLevel)
 	}
 	switch c.LogFormat {
 	case "json", "text":
 	default:
-		return bad("logFormat", "must be json or text, got %q", c.LogFormat)
+		bad("logFormat", "must be json or text, got %q", c.LogFormat)
 	}
 	if c.MaxBodyBytes < 0 || c.MaxBodyBytes > MaxBody {
-		return bad("maxBodyBytes", "must be between 1 and %d", MaxBody)
+		bad("maxBodyBytes", "must be between 1 and %d, got %d", MaxBody, c.MaxBodyBytes)
 	}
 	if c.QueueSize < 0 {
-		return bad("queueSize", "must be positive")
+		bad("queueSize", "must be positive, got %d", c.QueueSize)
 	}
 	if c.Workers < 0 || c.Workers > 1024 {
-		return bad("workers", "must be between 1 and 1024")
+		bad("workers", "must be between 1 and 1024, got %d", c.Workers)
 	}
-	if c.ResyncInterval.Duration < 0 {
-		return bad("resyncInterval", "must not be negative")
+	if c.ResyncInterval != nil && c.ResyncInterval.Duration < 0 {
+		bad("resyncInterval", "must not be negative (0s turns resync off)")
+	}
+	if c.ShutdownTimeout.Duration < 0 {
+		bad("shutdownTimeout", "must not be negative")
 	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
-		return bad("tls", "certFile and keyFile must be set together")
+		bad("tls", "certFile and keyFile must be set together")
 	}
+	readable("tls.certFile", c.TLS.CertFile, true)
+	readable("tls.keyFile", c.TLS.KeyFile, true)
 	if c.LeaderElection.Enabled && c.LeaderElection.Namespace == "" {
-		return bad("leaderElection.namespace", "required when leader election is enabled (or set POD_NAMESPACE)")
+		bad("leaderElection.namespace", "required when leader election is enabled (or set POD_NAMESPACE)")
 	}
 	if c.Retry.MaxBackoff.Duration < c.Retry.InitialBackoff.Duration {
-		return bad("retry.maxBackoff", "must not be smaller than retry.initialBackoff")
+		bad("retry.maxBackoff", "must not be smaller than retry.initialBackoff")
 	}
-	if c.OpenShift.QPS < 0 || c.OpenShift.Burst < 0 {
-		return bad("openshift.qps", "qps and burst must not be negative")
+	if c.OpenShift.QPS < 0 {
+		bad("openshift.qps", "must not be negative")
+	}
+	if c.OpenShift.Burst < 0 {
+		bad("openshift.burst", "must not be negative")
 	}
 	if len(c.Registries) == 0 {
-		return bad("registries", "at least one registry is required")
+		bad("registries", "at least one registry is required")
 	}
 	seen := map[string]bool{}
 	for i, r := range c.Registries {
 		key := fmt.Sprintf("registries[%d]", i)
 		if !nameRE.MatchString(r.Name) {
-			return bad(key+".name", "must be a lowercase DNS label, got %q", r.Name)
-		}
-		if seen[r.Name] {
-			return bad(key+".name", "duplicate registry name %q", r.Name)
+			bad(key+".name", "must be a lowercase DNS label (a-z, 0-9, -), got %q", r.Name)
+		} else if seen[r.Name] {
+			bad(key+".name", "duplicate registry name %q", r.Name)
 		}
 		seen[r.Name] = true
 		u, err := url.Parse(r.URL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return bad(key+".url", "must be an http:// or https:// URL with a host, got %q", r.URL)
-		}
-		if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
-			return bad(key+".url", "must not carry a path, query or user info")
+			bad(key+".url", "must be an http:// or https:// URL with a host, got %q", r.URL)
+		} else if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+			bad(key+".url", "must not carry a path, query or user info, got %q", r.URL)
 		}
 		if strings.ContainsAny(r.ReferenceHost, "/@ ") {
-			return bad(key+".referenceHost", "must be host[:port], got %q", r.ReferenceHost)
+			bad(key+".referenceHost", "must be host[:port], got %q", r.ReferenceHost)
 		}
 		if (r.WebhookToken == "") == (r.WebhookTokenFile == "") {
-			return bad(key+".webhookToken", "exactly one of webhookToken and webhookTokenFile is required")
+			bad(key+".webhookToken", "exactly one of webhookToken and webhookTokenFile is required")
 		}
-		if r.WebhookTokenFile != "" {
-			if _, err := os.Stat(r.WebhookTokenFile); err != nil {
-				return bad(key+".webhookTokenFile", "%v", err)
-			}
-		}
+		readable(key+".webhookTokenFile", r.WebhookTokenFile, true)
 		if r.ClientCAFile != "" && c.TLS.CertFile == "" {
-			return bad(key+".clientCAFile", "client certificates need tls.certFile and tls.keyFile")
+			bad(key+".clientCAFile", "client certificates need tls.certFile and tls.keyFile")
 		}
-		for _, g := range r.Namespaces {
+		for j, g := range r.Namespaces {
 			if _, err := path.Match(g, "x"); err != nil {
-				return bad(key+".namespaces", "bad glob %q", g)
+				bad(fmt.Sprintf("%s.namespaces[%d]", key, j), "bad glob %q", g)
 			}
 		}
 		if r.Password != "" && r.PasswordFile != "" {
-			return bad(key+".password", "set password or passwordFile, not both")
+			bad(key+".password", "set password or passwordFile, not both")
 		}
 		if (r.Password != "" || r.PasswordFile != "") && r.Username == "" {
-			return bad(key+".username", "required with a password")
+			bad(key+".username", "required with a password")
 		}
 		if r.Username != "" && r.DockerConfigFile != "" {
-			return bad(key+".dockerConfigFile", "set username/password or dockerConfigFile, not both")
+			bad(key+".dockerConfigFile", "set username/password or dockerConfigFile, not both")
 		}
-		for _, f := range []struct{ key, file string }{
-			{"passwordFile", r.PasswordFile}, {"dockerConfigFile", r.DockerConfigFile},
-			{"caFile", r.CAFile}, {"clientCAFile", r.ClientCAFile},
-		} {
-			if f.file == "" {
-				continue
-			}
-			if _, err := os.Stat(f.file); err != nil {
-				return bad(key+"."+f.key, "%v", err)
-			}
-		}
+		readable(key+".passwordFile", r.PasswordFile, true)
+		readable(key+".dockerConfigFile", r.DockerConfigFile, true)
+		readable(key+".caFile", r.CAFile, true)
+		readable(key+".clientCAFile", r.ClientCAFile, true)
 		if r.Mapping.Namespace != "" && !nameRE.MatchString(r.Mapping.Namespace) {
-			return bad(key+".mapping.namespace", "must be a namespace name, got %q", r.Mapping.Namespace)
+			bad(key+".mapping.namespace", "must be a namespace name, got %q", r.Mapping.Namespace)
 		}
 		if r.Artifacts != ArtifactsSkip && r.Artifacts != ArtifactsMap {
-			return bad(key+".artifacts", `must be "skip" or "map", got %q`, r.Artifacts)
+			bad(key+".artifacts", `must be "skip" or "map", got %q`, r.Artifacts)
 		}
 		if r.FetchTimeout.Duration < 0 || r.FetchTimeout.Duration > 10*time.Minute {
-			return bad(key+".fetchTimeout", "must be between 1ms and 10m, got %s", r.FetchTimeout)
+			bad(key+".fetchTimeout", "must be between 1ms and 10m, got %s", r.FetchTimeout)
 		}
 		for _, h := range r.TokenHosts {
 			if u, err := url.Parse("//" + h); err != nil || u.Host != h || h == "" {
-				return bad(key+".tokenHosts", "must be host[:port], got %q", h)
+				bad(key+".tokenHosts", "must be host[:port], got %q", h)
 			}
 		}
 		switch r.Mapping.Join {
 		case "", "-", ".", "_":
 		default:
-			return bad(key+".mapping.join", `must be "", "-", "." or "_", got %q`, r.Mapping.Join)
+			bad(key+".mapping.join", `must be "", "-", "." or "_", got %q`, r.Mapping.Join)
 		}
 	}
+	return errors.Join(errs...)
+}
+
+// checkListen accepts what net.Listen("tcp", addr) accepts: [host]:port.
+func checkListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf(`must be [host]:port such as ":8080" or "127.0.0.1:8080", got %q`, addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		return fmt.Errorf("port %q is not a number between 0 and 65535", port)
+	}
+	if strings.ContainsAny(host, " /") {
+		return fmt.Errorf("host %q is not a host name or IP address", host)
+	}
 	return nil
+}
+
+// unwrapPath shortens "open /x: no such file or directory" to keep the path once.
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%s: %w", pe.Path, pe.Err)
+	}
+	return err
+}
+
+// unjoin flattens an errors.Join tree.
+func unjoin(err error) []error {
+	if err == nil {
+		return nil
+	}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// coveredBy reports whether v concerns a key (or a parent of a key) that
+// already has a decoding error in errs.
+func coveredBy(v error, errs []error) bool {
+	var fe *FieldError
+	if !errors.As(v, &fe) {
+		return false
+	}
+	for _, e := range errs {
+		var de *FieldError
+		if !errors.As(e, &de) {
+			continue
+		}
+		if de.Key == fe.Key || strings.HasPrefix(fe.Key, de.Key+".") || strings.HasPrefix(fe.Key, de.Key+"[") ||
+			strings.HasPrefix(de.Key, fe.Key+".") || strings.HasPrefix(de.Key, fe.Key+"[") {
+			return true
+		}
+	}
+	return false
 }

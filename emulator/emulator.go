@@ -82,6 +82,8 @@ func New() *Emulator {
 	mux.HandleFunc("GET "+coord+"/{name}", e.getLease)
 	mux.HandleFunc("POST "+coord, e.createLease)
 	mux.HandleFunc("PUT "+coord+"/{name}", e.updateLease)
+	e.registerTags(mux)
+	e.registerDiscovery(mux)
 	e.mux = mux
 	return e
 }

@@ -1,0 +1,66 @@
+package app
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+)
+
+func newResyncCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "resync --config FILE [--dry-run]",
+		Short: "Reconcile registry tags with image streams once",
+		Long: `resync lists every repository and tag of each registry (the catalog API, or the
+registry's repositories key), compares each tag's digest with its image stream tag and
+posts a mapping for every tag that drifted, then waits for them. It keeps its queue in
+memory (never the journal of a running serve). serve also does this at start and
+every resyncInterval.`,
+		Example: "  imagestream-bridge resync --config config.yaml --dry-run",
+		Args:    noArgs,
+	}
+	file := configFlag(cmd)
+	dryRun := cmd.Flags().Bool("dry-run", false, "print the drifted tags and post nothing")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		cfg, err := requireConfig(cmd, *file)
+		if err != nil {
+			return err
+		}
+		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
+		cfg.DataDir = "" // one-shot: memory only, never the journal of a running serve
+		log := newLogger(cfg, cmd.ErrOrStderr())
+		in, err := Build(cfg, log)
+		if err != nil {
+			return err
+		}
+		defer in.Close()
+		if !*dryRun {
+			in.Bridge.Start(ctx)
+			defer in.Bridge.Pipeline().Stop()
+		}
+		drift, err := in.Bridge.Resync(ctx, *dryRun)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "KIND\tNAMESPACE/STREAM:TAG\tREGISTRY DIGEST\tSTREAM IMAGE")
+		for _, d := range drift {
+			cur := d.Current
+			if cur == "" {
+				cur = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s/%s:%s\t%s\t%s\n", d.Kind, d.Namespace, d.Stream, d.Tag, d.Digest, cur)
+		}
+		tw.Flush()
+		if *dryRun {
+			fmt.Fprintf(stdout, "%d tags drifted (dry run: nothing posted)\n", len(drift))
+			return nil
+		}
+		if err := in.Bridge.Pipeline().Wait(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "%d tags drifted, repairs applied (failures, if any, are in the log)\n", len(drift))
+		return nil
+	}
+	return cmd
+}

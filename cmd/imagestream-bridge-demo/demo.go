@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	imagev1 "github.com/openshift/api/image/v1"
+
+	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
+)
+
+// demo drives one push of each kind through the stack and prints the result.
+func demo(ctx context.Context, verbose bool, stdout, stderr io.Writer) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	logOut := io.Discard
+	if verbose {
+		logOut = stderr
+	}
+	st, err := startStack(ctx, logOut)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if serr := st.stop(); err == nil {
+			err = serr
+		}
+	}()
+	api, reg := st.api, st.reg
+	fmt.Fprintf(stdout, "registry   %s (distribution v3, in memory)\n", reg.URL)
+	fmt.Fprintf(stdout, "api server %s (OpenShift image-API emulator)\n", api.URL)
+	fmt.Fprintf(stdout, "bridge     %s/notifications/demo\n\n", st.bridgeURL)
+
+	img, err := sandbox.RandomImage(3, false, "amd64")
+	if err != nil {
+		return err
+	}
+	idx, err := sandbox.RandomIndex(true, "amd64", "arm64", "arm")
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	fmt.Fprintln(stdout, "pushing demo/app:v1 (Docker schema2, 3 layers) and demo/multiarch:latest (OCI index: amd64, arm64, arm/v7)")
+	if err := sandbox.Push(reg.Host, "demo/app", "v1", img); err != nil {
+		return err
+	}
+	if err := sandbox.Push(reg.Host, "demo/multiarch", "latest", idx); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, func() bool {
+		return len(api.TagHistory("demo", "app", "v1")) > 0 && len(api.TagHistory("demo", "multiarch", "latest")) > 0
+	}); err != nil {
+		return fmt.Errorf("image stream tags did not appear: %w", err)
+	}
+	fmt.Fprintf(stdout, "image stream tags appeared %s after the first push\n\n", time.Since(start).Round(time.Millisecond))
+
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tIMAGESTREAM\tTAG\tIMAGE\tDOCKER IMAGE REFERENCE")
+	for _, s := range api.Streams() {
+		for _, t := range s.Status.Tags {
+			it := t.Items[0]
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Namespace, s.Name, t.Tag, it.Image, it.DockerImageReference)
+		}
+	}
+	tw.Flush()
+
+	for _, m := range api.Mappings() {
+		if m.Name == "app" {
+			fmt.Fprintln(stdout, "\nthe ImageStreamMapping posted for demo/app:v1 (manifest and config bytes shortened):")
+			printMapping(stdout, m.ImageStreamMapping)
+			break
+		}
+	}
+	return nil
+}
+
+func printMapping(w io.Writer, m imagev1.ImageStreamMapping) {
+	m.Image.DockerImageManifest = shorten(m.Image.DockerImageManifest)
+	m.Image.DockerImageConfig = shorten(m.Image.DockerImageConfig)
+	var meta any
+	_ = json.Unmarshal(m.Image.DockerImageMetadata.Raw, &meta)
+	out := map[string]any{
+		"apiVersion": "image.openshift.io/v1", "kind": "ImageStreamMapping",
+		"metadata": map[string]any{"name": m.Name, "namespace": m.Namespace}, "tag": m.Tag,
+		"image": map[string]any{
+			"metadata":                     map[string]any{"name": m.Image.Name, "annotations": m.Image.Annotations},
+			"dockerImageReference":         m.Image.DockerImageReference,
+			"dockerImageManifestMediaType": m.Image.DockerImageManifestMediaType,
+			"dockerImageManifest":          m.Image.DockerImageManifest,
+			"dockerImageConfig":            m.Image.DockerImageConfig,
+			"dockerImageLayers":            m.Image.DockerImageLayers,
+			"dockerImageMetadataVersion":   m.Image.DockerImageMetadataVersion,
+			"dockerImageMetadata":          meta,
+		},
+	}
+	b, _ := json.MarshalIndent(out, "", "  ")
+	fmt.Fprintln(w, string(b))
+}
+
+func shorten(s string) string {
+	if len(s) <= 72 {
+		return s
+	}
+	return s[:72] + fmt.Sprintf("... (%d bytes)", len(s))
+}

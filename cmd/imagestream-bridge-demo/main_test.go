@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	imageclient "github.com/openshift/client-go/image/clientset/versioned"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+
+	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
+)
+
+// syncBuffer is a bytes.Buffer safe for the command's writes and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestUpLocalPath runs `imagestream-bridge-demo up` as a user would, pushes
+// an image with go-containerregistry to the registry it printed, and reads the
+// image stream and the imagestreamtag from the emulator it printed, through
+// client-go's discovery (as kubectl resolves "imagestreamtags") and the
+// OpenShift image clientset; with kubectl installed, through kubectl too.
+func TestUpLocalPath(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, []string{"up"}, &out, &errOut) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("up exited %d: %s", code, errOut.String())
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "Ctrl-C") {
+		if time.Now().After(deadline) {
+			t.Fatalf("up printed no instructions:\n%s\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	text := out.String()
+	host := regexp.MustCompile(`crane copy --insecure \S+ (127\.0\.0\.1:\d+)/demo/busybox:latest`).FindStringSubmatch(text)
+	api := regexp.MustCompile(`(?m)^api server (http://127\.0\.0\.1:\d+) `).FindStringSubmatch(text)
+	kc := regexp.MustCompile(`(?m)^kubeconfig (\S+)$`).FindStringSubmatch(text)
+	if host == nil || api == nil || kc == nil {
+		t.Fatalf("up output lacks the registry, api server or kubeconfig lines:\n%s", text)
+	}
+	for _, want := range []string{"skopeo copy --dest-tls-verify=false", "podman push --tls-verify=false",
+		"curl -s " + api[1] + "/apis/image.openshift.io/v1/namespaces/demo/imagestreams/busybox",
+		"oc --server " + api[1] + " get imagestreams,imagestreamtags -n demo"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("up output lacks %q", want)
+		}
+	}
+
+	img, err := sandbox.RandomImage(2, false, "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sandbox.Push(host[1], "demo/busybox", "latest", img); err != nil {
+		t.Fatal(err)
+	}
+	digest, _ := img.Digest()
+
+	rc := &rest.Config{Host: api[1]}
+	dc, err := discovery.NewDiscoveryClientForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, err := restmapper.GetAPIGroupResources(dc)
+	if err != nil {
+		t.Fatalf("discovery: %v", err)
+	}
+	mapper := restmapper.NewShortcutExpander(restmapper.NewDiscoveryRESTMapper(groups), dc, nil)
+	for _, short := range []string{"imagestreamtags", "istag", "imagestreams", "is"} {
+		gvr, err := mapper.ResourceFor(schema.GroupVersionResource{Resource: short})
+		if err != nil || gvr.Group != "image.openshift.io" {
+			t.Errorf("resolve %q as kubectl does: %v %v", short, gvr, err)
+		}
+	}
+	if v, err := dc.ServerVersion(); err != nil || v.Major != "1" {
+		t.Errorf("server version: %v %v", v, err)
+	}
+
+	cs, err := imageclient.NewForConfig(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var latest string
+	deadline = time.Now().Add(20 * time.Second)
+	for latest != digest.String() {
+		if time.Now().After(deadline) {
+			t.Fatalf("image stream tag demo/busybox:latest is %q, want %s", latest, digest)
+		}
+		time.Sleep(50 * time.Millisecond)
+		if s, err := cs.ImageV1().ImageStreams("demo").Get(ctx, "busybox", metav1.GetOptions{}); err == nil {
+			for _, tag := range s.Status.Tags {
+				if tag.Tag == "latest" && len(tag.Items) > 0 {
+					latest = tag.Items[0].Image
+				}
+			}
+		}
+	}
+	ist, err := cs.ImageV1().ImageStreamTags("demo").Get(ctx, "busybox:latest", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get imagestreamtag: %v", err)
+	}
+	if ist.Image.Name != digest.String() || !strings.HasSuffix(ist.Image.DockerImageReference, "/demo/busybox@"+digest.String()) ||
+		len(ist.Image.DockerImageLayers) != 2 || ist.Image.DockerImageManifest != "" {
+		t.Errorf("imagestreamtag image: name %s ref %s layers %d manifest %d bytes", ist.Image.Name,
+			ist.Image.DockerImageReference, len(ist.Image.DockerImageLayers), len(ist.Image.DockerImageManifest))
+	}
+	list, err := cs.ImageV1().ImageStreamTags("demo").List(ctx, metav1.ListOptions{})
+	if err != nil || len(list.Items) != 1 || list.Items[0].Name != "busybox:latest" || list.Items[0].Image.Name != digest.String() {
+		t.Errorf("list imagestreamtags: %v %+v", err, list)
+	}
+
+	if kubectl, err := exec.LookPath("kubectl"); err == nil {
+		cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kc[1], "get", "imagestreams,imagestreamtags", "-n", "demo")
+		b, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(b), "imagestream.image.openshift.io/busybox") ||
+			!strings.Contains(string(b), "imagestreamtag.image.openshift.io/busybox:latest") {
+			t.Errorf("kubectl get: %v\n%s", err, b)
+		}
+	}
+}
+
+// TestUsage: a wrong flag prints the usage and exits 2; help exits 0.
+func TestUsage(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"--bogus"}, 2, "unknown flag: --bogus"},
+		{[]string{"emulator", "--bogus"}, 2, "--namespaces string"},
+		{[]string{"emulator", "--help"}, 0, "--namespaces string"},
+		{[]string{"up", "--help"}, 0, "up starts the same three parts"},
+		{[]string{"frob"}, 2, `unknown command "frob"`},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(t.Context(), tc.args, &out, &errOut)
+		if code != tc.code || !strings.Contains(out.String()+errOut.String(), tc.out) {
+			t.Errorf("%v: exit %d, output %s%s; want exit %d and %q", tc.args, code, out.String(), errOut.String(), tc.code, tc.out)
+		}
+	}
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"text/template"
+
+	"github.com/spf13/cobra"
+)
+
+func newUpCommand() *cobra.Command {
+	var verbose bool
+	cmd := &cobra.Command{
+		Use:   "up [-v]",
+		Short: "Keep a registry, the image-API emulator and the bridge running, and print what to type",
+		Long: `up starts the same three parts as the demo and keeps them running until Ctrl-C: push
+any image to the registry (crane, skopeo or podman; it is plain HTTP on loopback) and
+read the image stream from the emulator with curl, kubectl or oc. Everything lives in
+memory and is gone when it stops.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logOut := io.Discard
+			if verbose {
+				logOut = cmd.ErrOrStderr()
+			}
+			ctx := cmd.Context()
+			st, err := startStack(ctx, logOut)
+			if err != nil {
+				return err
+			}
+			if err := printUp(cmd.OutOrStdout(), st); err != nil {
+				st.stop()
+				return err
+			}
+			<-ctx.Done()
+			fmt.Fprintln(cmd.OutOrStdout(), "stopping")
+			return st.stop()
+		},
+	}
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show the bridge's log")
+	return cmd
+}
+
+var upText = template.Must(template.New("up").Parse(`registry   {{.Registry}} (distribution v3, in memory, plain HTTP)
+api server {{.API}} (OpenShift image-API emulator)
+bridge     {{.Bridge}}/notifications/demo
+kubeconfig {{.Kubeconfig}}
+
+Push an image into namespace "demo" (any of these; the first path component is the namespace):
+  crane copy --insecure docker.io/library/busybox:latest {{.Host}}/demo/busybox:latest
+  skopeo copy --dest-tls-verify=false docker://docker.io/library/busybox:latest docker://{{.Host}}/demo/busybox:latest
+  podman push --tls-verify=false busybox:latest {{.Host}}/demo/busybox:latest
+
+Read the image stream and its tags:
+  curl -s {{.API}}/apis/image.openshift.io/v1/namespaces/demo/imagestreams/busybox
+  curl -s {{.API}}/apis/image.openshift.io/v1/namespaces/demo/imagestreamtags/busybox:latest
+  kubectl --kubeconfig {{.Kubeconfig}} get imagestreams,imagestreamtags -n demo
+  oc --server {{.API}} get imagestreams,imagestreamtags -n demo
+
+Ctrl-C stops everything.
+`))
+
+func printUp(w io.Writer, st *stack) error {
+	return upText.Execute(w, map[string]string{
+		"Registry": st.reg.URL, "Host": st.reg.Host, "API": st.api.URL, "Bridge": st.bridgeURL,
+		"Kubeconfig": st.kubeconfig,
+	})
+}
