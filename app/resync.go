@@ -2,6 +2,9 @@ package app
 
 import (
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -59,7 +62,27 @@ every resyncInterval.`,
 		if err := in.Bridge.Pipeline().Wait(ctx); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%d tags drifted, repairs applied (failures, if any, are in the log)\n", len(drift))
+		// The one-shot journal is in memory: its failed list holds exactly this run's failures.
+		failed, err := in.Bridge.Failed()
+		if err != nil {
+			return err
+		}
+		if len(failed) > 0 {
+			reasons := map[string]int{}
+			for _, f := range failed {
+				reasons[f.Reason]++
+			}
+			keys := slices.Sorted(maps.Keys(reasons))
+			parts := make([]string, 0, len(keys))
+			for _, k := range keys {
+				parts = append(parts, fmt.Sprintf("%s: %d", k, reasons[k]))
+			}
+			for _, f := range failed {
+				fmt.Fprintf(stdout, "failed\t%s\t%s\t%s\n", f.Key(), f.Reason, f.Message)
+			}
+			return fmt.Errorf("%d of %d repairs failed (%s); see the lines above and the log", len(failed), len(drift), strings.Join(parts, ", "))
+		}
+		fmt.Fprintf(stdout, "%d tags drifted, %d repairs applied\n", len(drift), len(drift))
 		return nil
 	}
 	return cmd

@@ -91,3 +91,27 @@ func mustIndex(t *testing.T) v1.ImageIndex {
 	}
 	return idx
 }
+
+// TestResyncFailsWhenRepairsFail: repairs that fail for good make the
+// command exit non-zero and say how many failed and why.
+func TestResyncFailsWhenRepairsFail(t *testing.T) {
+	e := startEnv(t, envOpts{})
+	e.api.SetNamespaces("rs")
+	e.push("rs/app", "v1", randomImage(t, 1, false))
+	e.push("gone/app", "v1", randomImage(t, 1, false)) // namespace missing: can never apply
+	e.push("gone/other", "v1", randomImage(t, 1, false))
+	cfgFile := writeFile(t, t.TempDir(), "config.yaml", fmt.Sprintf(`
+logLevel: error
+registries: [{name: main, url: %s, webhookToken: x}]
+openshift: {kubeconfig: %q}
+`, e.reg.URL, e.cfg.OpenShift.Kubeconfig))
+	var out, errOut bytes.Buffer
+	code := app.Main(t.Context(), []string{"resync", "--config", cfgFile}, &out, &errOut)
+	if code == 0 {
+		t.Fatalf("resync exit 0 although 2 repairs failed:\n%s", out.String())
+	}
+	if !strings.Contains(errOut.String(), "2 of 3 repairs failed") || !strings.Contains(errOut.String(), "namespace_not_found") {
+		t.Errorf("stderr %q does not say how many repairs failed and why", errOut.String())
+	}
+	e.waitTag("rs", "app", "v1", e.api.TagHistory("rs", "app", "v1")[0])
+}
