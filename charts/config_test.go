@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 
@@ -184,6 +185,8 @@ var chartManaged = map[string]bool{
 	"listenAddress": true, "tls": true,
 	"registries.webhookToken": true, "registries.webhookTokenFile": true,
 	"registries.password": true, "registries.passwordFile": true,
+	// Rendered from the top-level clusters value, which mounts each kubeconfig (TestClustersSchemaMatchesConfig).
+	"clusters": true,
 }
 
 // TestSchemaMatchesConfig keeps values.schema.json's config section in step with
@@ -263,14 +266,35 @@ func walkStruct(typ reflect.Type, prefix string, out map[string]bool) {
 	if typ.Kind() != reflect.Struct || typ == durationType {
 		return
 	}
-	for i := 0; i < typ.NumField(); i++ {
-		f := typ.Field(i)
+	for _, f := range reflect.VisibleFields(typ) {
 		name := strings.Split(f.Tag.Get("json"), ",")[0]
-		if name == "" || name == "-" {
-			continue
+		if name == "" || name == "-" || !f.IsExported() {
+			continue // an embedded struct's keys are its fields' (config.Cluster embeds OpenShift)
 		}
 		key := strings.TrimPrefix(prefix+"."+name, ".")
 		out[key] = true
 		walkStruct(f.Type, key, out)
+	}
+}
+
+// TestClustersSchemaMatchesConfig: the top-level clusters value takes every key of a
+// config.clusters entry (kubeconfig inline instead of a path) plus kubeconfigSecret.
+func TestClustersSchemaMatchesConfig(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(chartDir, "values.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var schema struct {
+		Properties map[string]json.RawMessage `json:"properties"`
+	}
+	if err := json.Unmarshal(b, &schema); err != nil {
+		t.Fatal(err)
+	}
+	schemaKeys := map[string]bool{}
+	walkSchema(t, schema.Properties["clusters"], "", schemaKeys)
+	want := map[string]bool{"kubeconfigSecret": true, "kubeconfigSecret.name": true, "kubeconfigSecret.key": true}
+	walkStruct(reflect.TypeOf(config.Cluster{}), "", want)
+	if diff := cmp.Diff(want, schemaKeys); diff != "" {
+		t.Errorf("values.schema.json clusters items vs config.Cluster (-want +got):\n%s", diff)
 	}
 }

@@ -50,8 +50,11 @@ type Config struct {
 	Retry Retry `json:"retry"`
 	// Registries are the senders the bridge accepts notifications from.
 	Registries []Registry `json:"registries"`
-	// OpenShift configures the API server client.
+	// OpenShift configures the API server client of the default cluster, named "default".
 	OpenShift OpenShift `json:"openshift"`
+	// OtherClusters (key clusters:) adds more clusters, each with its own API client; Clusters() lists
+	// them all, the default first. Default: none (the default cluster only).
+	OtherClusters []Cluster `json:"clusters"`
 }
 
 // TLS configures HTTPS serving. Files are re-read when they change.
@@ -123,6 +126,11 @@ type Registry struct {
 	// FetchTimeout bounds one fetch in total (manifest and config), one tag lookup and one page of a
 	// tag or catalog listing: set it a few seconds above the registry's normal latency. Default 10s.
 	FetchTimeout Duration `json:"fetchTimeout"`
+	// Clusters names the clusters its pushes go to ("default" or a name from clusters:). Default: every cluster.
+	Clusters []string `json:"clusters"`
+	// DeleteTags makes a tag delete event (and resync) delete the ImageStreamTag in each target cluster
+	// once the registry no longer has the tag. Default false: delete events are skipped.
+	DeleteTags bool `json:"deleteTags"`
 }
 
 // Values of Registry.Artifacts.
@@ -278,16 +286,9 @@ func (c *Config) setDefaults() {
 	defD(&le.LeaseDuration, 15*time.Second)
 	defD(&le.RenewDeadline, 10*time.Second)
 	defD(&le.RetryPeriod, 2*time.Second)
-	if c.OpenShift.QPS == 0 {
-		c.OpenShift.QPS = 300
-	}
-	if c.OpenShift.Burst == 0 {
-		c.OpenShift.Burst = 600
-	}
-	defD(&c.OpenShift.Timeout, 10*time.Second)
-	if c.OpenShift.CreateImageStreams == nil {
-		t := true
-		c.OpenShift.CreateImageStreams = &t
+	c.OpenShift.setDefaults()
+	for i := range c.OtherClusters {
+		c.OtherClusters[i].OpenShift.setDefaults()
 	}
 	for i := range c.Registries {
 		r := &c.Registries[i]

@@ -155,15 +155,14 @@ func (d *decoder) object(path string, n *yaml.Node, v reflect.Value) {
 		d.fail(path, n, "must be a map of keys, got %s", describe(n))
 		return
 	}
-	fields := map[string]int{}
+	fields := map[string][]int{}
 	var known []string
-	t := v.Type()
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
-		if name == "" || name == "-" {
-			continue
+	for _, f := range reflect.VisibleFields(v.Type()) {
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue // an embedded struct's keys are its fields' (as encoding/json inlines them)
 		}
-		fields[name] = i
+		fields[name] = f.Index
 		known = append(known, name)
 	}
 	seen := map[string]bool{}
@@ -188,7 +187,7 @@ func (d *decoder) object(path string, n *yaml.Node, v reflect.Value) {
 			d.fail(sub, kn, "unknown key%s", suggest(key, known))
 			continue
 		}
-		d.value(sub, vn, v.Field(idx))
+		d.value(sub, vn, v.FieldByIndex(idx))
 	}
 }
 

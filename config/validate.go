@@ -99,12 +99,8 @@ func (c *Config) Validate() error {
 	if c.Retry.MaxBackoff.Duration < c.Retry.InitialBackoff.Duration {
 		bad("retry.maxBackoff", "must not be smaller than retry.initialBackoff")
 	}
-	if c.OpenShift.QPS < 0 {
-		bad("openshift.qps", "must not be negative")
-	}
-	if c.OpenShift.Burst < 0 {
-		bad("openshift.burst", "must not be negative")
-	}
+	validateOpenShift("openshift", c.OpenShift, bad)
+	c.validateClusters(bad)
 	if len(c.Registries) == 0 {
 		bad("registries", "at least one registry is required")
 	}

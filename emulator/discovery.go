@@ -34,7 +34,7 @@ var imageResources = []resource{
 	{"images", "Image", false, []string{"create", "get"}, nil},
 	{"imagestreammappings", "ImageStreamMapping", true, []string{"create"}, nil},
 	{"imagestreams", "ImageStream", true, []string{"create", "get", "list"}, []string{"is"}},
-	{"imagestreamtags", "ImageStreamTag", true, []string{"get", "list"}, []string{"istag"}},
+	{"imagestreamtags", "ImageStreamTag", true, []string{"delete", "get", "list"}, []string{"istag"}},
 }
 
 var coreResources = []resource{

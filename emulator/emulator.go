@@ -6,8 +6,10 @@
 // and layer order, existing Images kept and managed ones re-referenced to the
 // stream's status.dockerImageRepository, tag history prepended and collapsed
 // as AddTagEventToImageStream does, tracking tags, allowedRegistriesForImport
-// at the stream update), serves image stream lists, Images and
-// coordination.k8s.io Leases, and can inject faults.
+// at the stream update), serves image stream lists, ImageStreamTags (get,
+// list, and delete as the server's REST does it), Images and
+// coordination.k8s.io Leases, and can inject faults. Each New emulator is one
+// cluster and shares no state with another: run one per cluster.
 package emulator
 
 import (

@@ -28,7 +28,9 @@ type Fault struct {
 	fired int
 }
 
-// Inject adds a fault; faults are tried in the order they were added.
+// Inject adds a fault; faults are tried in the order they were added. A
+// Fault belongs to one emulator (its count is kept under that emulator's
+// lock): give each emulator its own.
 func (e *Emulator) Inject(f *Fault) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

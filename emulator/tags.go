@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// ImageStreamTags are read-only views of a stream's tag, built as
+// ImageStreamTags are views of a stream's tag, built as
 // openshift-apiserver's imagestreamtag REST storage builds them (newISTag):
 // the latest tag event's Image (manifest and config dropped) on GET, the
 // image name and reference only in a list.
@@ -23,6 +23,7 @@ func (e *Emulator) registerTags(mux *http.ServeMux) {
 	mux.HandleFunc("GET "+img+"/namespaces/{ns}/imagestreamtags/{name}", e.getStreamTag)
 	mux.HandleFunc("GET "+img+"/namespaces/{ns}/imagestreamtags", e.listStreamTags)
 	mux.HandleFunc("GET "+img+"/imagestreamtags", e.listStreamTags)
+	mux.HandleFunc("DELETE "+img+"/namespaces/{ns}/imagestreamtags/{name}", e.deleteStreamTag)
 }
 
 // parseIstagName parses STREAM:TAG as the server does: exactly one colon,

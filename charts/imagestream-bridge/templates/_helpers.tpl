@@ -126,6 +126,25 @@ imagePullSecrets:
 {{- if or (kindIs "invalid" $v) $v }}true{{ end }}
 {{- end }}
 
+{{/* Some registry deletes tags in the default cluster (deleteTags, and clusters empty or naming "default"). */}}
+{{- define "imagestream-bridge.deleteTags" -}}
+{{- range .Values.config.registries }}
+{{- if and .deleteTags (or (not .clusters) (has "default" .clusters)) }}true{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* Where the kubeconfig of cluster NAME appears in the container: CLUSTERDIR/NAME/kubeconfig. */}}
+{{- define "imagestream-bridge.clusterDir" -}}/etc/imagestream-bridge/clusters{{- end }}
+
+{{/* The Secret holding a clusters entry's kubeconfig, and its key: (list $ entry). */}}
+{{- define "imagestream-bridge.kubeconfigSecretName" -}}
+{{- $c := index . 1 }}
+{{- if ($c.kubeconfigSecret).name }}{{ $c.kubeconfigSecret.name }}{{ else }}{{ include "imagestream-bridge.fullname" (index . 0) }}-kubeconfig-{{ $c.name }}{{ end }}
+{{- end }}
+{{- define "imagestream-bridge.kubeconfigSecretKey" -}}
+{{- (.kubeconfigSecret).key | default "kubeconfig" }}
+{{- end }}
+
 {{- define "imagestream-bridge.createChildImages" -}}
 {{- if (.Values.config.openshift).createChildImages }}true{{ end }}
 {{- end }}
@@ -191,6 +210,26 @@ Included by every workload template.
 {{- fail (printf "config.registries[%d] (%s) has a username: set registryPasswords.%s or use existingSecret" $i $r.name $r.name) }}
 {{- end }}
 {{- end }}
+{{- $clusterNames := dict "default" true }}
+{{- range $i, $c := .Values.clusters }}
+{{- if eq $c.name "default" }}
+{{- fail (printf "clusters[%d].name: \"default\" is the cluster of config.openshift; give this one another name" $i) }}
+{{- end }}
+{{- if hasKey $clusterNames $c.name }}
+{{- fail (printf "clusters[%d].name: duplicate cluster name %q" $i $c.name) }}
+{{- end }}
+{{- $_ := set $clusterNames $c.name true }}
+{{- if eq (not $c.kubeconfig) (not ($c.kubeconfigSecret).name) }}
+{{- fail (printf "clusters[%d] (%s): set exactly one of kubeconfig (inline) and kubeconfigSecret.name" $i $c.name) }}
+{{- end }}
+{{- end }}
+{{- range $i, $r := .Values.config.registries }}
+{{- range $j, $n := $r.clusters }}
+{{- if not (hasKey $clusterNames $n) }}
+{{- fail (printf "config.registries[%d].clusters[%d]: no cluster %q: must be \"default\" (config.openshift) or the name of an entry of clusters" $i $j $n) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- range $name, $_ := .Values.webhookTokens }}
 {{- if not (hasKey $names $name) }}
 {{- fail (printf "webhookTokens.%s: no registry of that name in config.registries" $name) }}
@@ -252,6 +291,15 @@ Included by every workload template.
 {{- $registries = append $registries $r }}
 {{- end }}
 {{- $_ := set $cfg "registries" $registries }}
+{{- $clusters := list }}
+{{- range .Values.clusters }}
+{{- $c := omit . "kubeconfig" "kubeconfigSecret" }}
+{{- $_ := set $c "kubeconfig" (printf "%s/%s/kubeconfig" (include "imagestream-bridge.clusterDir" $) .name) }}
+{{- $clusters = append $clusters $c }}
+{{- end }}
+{{- if $clusters }}
+{{- $_ := set $cfg "clusters" $clusters }}
+{{- end }}
 {{- toYaml $cfg }}
 {{- end }}
 
@@ -261,5 +309,9 @@ checksum/config: {{ include "imagestream-bridge.config" . | sha256sum }}
 {{- if not .Values.existingSecret }}
 {{- /* Over the values, not the rendered Secret: generated tokens are kept on upgrade and must not roll the pods. */}}
 checksum/secret: {{ list .Values.webhookTokens .Values.registryPasswords | toJson | sha256sum }}
+{{- end }}
+{{- with .Values.clusters }}
+{{- /* Inline kubeconfigs: a new one rolls the pods (a kubeconfigSecret is read at start only). */}}
+checksum/clusters: {{ toJson . | sha256sum }}
 {{- end }}
 {{- end }}

@@ -113,6 +113,11 @@ spec:
           mountPath: {{ . }}
         {{- end }}
         {{- end }}
+        {{- range $i, $c := .Values.clusters }}
+        - name: kubeconfig-{{ $i }}
+          mountPath: {{ include "imagestream-bridge.clusterDir" $ }}/{{ $c.name }}
+          readOnly: true
+        {{- end }}
         {{- with .Values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -135,6 +140,15 @@ spec:
             path: tls.crt
           - key: tls.key
             path: tls.key
+    {{- end }}
+    {{- /* One Secret per clusters entry, its kubeconfig as the file kubeconfig. */}}
+    {{- range $i, $c := .Values.clusters }}
+    - name: kubeconfig-{{ $i }}
+      secret:
+        secretName: {{ include "imagestream-bridge.kubeconfigSecretName" (list $ $c) }}
+        items:
+          - key: {{ include "imagestream-bridge.kubeconfigSecretKey" $c }}
+            path: kubeconfig
     {{- end }}
     {{- with .Values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
