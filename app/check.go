@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
+	"github.com/imagestream-bridge/imagestream-bridge/openshift"
 )
 
 // LoadConfig reads a config file and runs every check serve runs before it
@@ -77,7 +77,11 @@ func assemble(cfg *config.Config) error {
 		return err
 	}
 	defer in.Close()
-	if _, err := in.Server.HTTPServer(); err != nil {
+	srv, err := in.newWebhook()
+	if err != nil {
+		return err
+	}
+	if _, err := srv.HTTPServer(); err != nil {
 		return &config.FieldError{Key: "tls", Problem: err.Error()}
 	}
 	return nil
@@ -111,7 +115,7 @@ func resolveKubeconfig(o *config.OpenShift) (string, error) {
 			source = "in-cluster service account"
 		}
 	}
-	if _, err := bridge.RESTConfig(*o); err != nil {
+	if _, err := openshift.RESTConfig(openshiftOptions(*o)); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "load kubernetes client config: ")
 		if len(tried) > 0 {
 			msg = fmt.Sprintf("no API server client config: %s; in-cluster: %s (set openshift.kubeconfig to a kubeconfig file, or run in a pod with a service account)",

@@ -1,4 +1,4 @@
-package bridge_test
+package e2e_test
 
 import (
 	"bytes"
@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/imagestream-bridge/imagestream-bridge/app"
-	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/emulator"
+	"github.com/imagestream-bridge/imagestream-bridge/journal"
 )
 
 const schema2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -85,7 +85,7 @@ func TestPermanentFailuresDoNotBlock(t *testing.T) {
 		}
 	}
 	e.waitTag("good", "app", "v1", d)
-	var list bridge.FailedList
+	var list failedList
 	e.waitFor("3 failed events", func() bool {
 		list = e.failed()
 		return len(list.Failed) == 3
@@ -115,14 +115,14 @@ func TestPermanentFailuresDoNotBlock(t *testing.T) {
 	})
 }
 
-func (e *env) failed() bridge.FailedList {
+func (e *env) failed() failedList {
 	e.t.Helper()
 	resp, err := e.admin.Get("http://admin/admin/failed")
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var l bridge.FailedList
+	var l failedList
 	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
 		e.t.Fatal(err)
 	}
@@ -276,4 +276,9 @@ func (e *env) replay() {
 		e.t.Fatalf("replay: %v %v", err, resp)
 	}
 	resp.Body.Close()
+}
+
+// failedList is the admin answer listing failed events.
+type failedList struct {
+	Failed []journal.Failed `json:"failed"`
 }
