@@ -89,9 +89,9 @@ func TestImports(t *testing.T) {
 		{pkg: "bridge", may: []string{"bridge/mapping", "config", "event", "journal", "queue", "registry", "reload"},
 			banned: []string{"github.com/prometheus/", "github.com/labstack/echo"}},
 		// The serving binary carries no test double.
-		{pkg: "app", mayNot: []string{"emulator", "sandbox"},
+		{pkg: "app", mayNot: []string{"emulator", "sandbox", "sandbox/loopback"},
 			banned: []string{"github.com/distribution/distribution/v3/registry"}},
-		{pkg: "cmd/imagestream-bridge", mayNot: []string{"emulator", "sandbox"},
+		{pkg: "cmd/imagestream-bridge", mayNot: []string{"emulator", "sandbox", "sandbox/loopback"},
 			banned: []string{"github.com/distribution/distribution/v3/registry"}},
 	} {
 		pkg := module + "/" + rule.pkg
