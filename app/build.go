@@ -20,9 +20,9 @@ import (
 	"github.com/imagestream-bridge/imagestream-bridge/webhook"
 )
 
-// Instance is an assembled bridge: the domain and what it works with. serve
+// instance is an assembled bridge: the domain and what it works with. serve
 // adds the webhook (newWebhook); resync runs the domain alone.
-type Instance struct {
+type instance struct {
 	cfg     *config.Config
 	log     *slog.Logger
 	reg     *prometheus.Registry
@@ -32,8 +32,8 @@ type Instance struct {
 	bridge  *bridge.Bridge
 }
 
-// Build assembles the domain from cfg. Close releases the journal.
-func Build(cfg *config.Config, log *slog.Logger) (*Instance, error) {
+// build assembles the domain from cfg. Close releases the journal.
+func build(cfg *config.Config, log *slog.Logger) (*instance, error) {
 	reg := prometheus.NewRegistry()
 	names := make([]string, 0, len(cfg.Registries))
 	for _, r := range cfg.Registries {
@@ -75,14 +75,14 @@ func Build(cfg *config.Config, log *slog.Logger) (*Instance, error) {
 		store.Close()
 		return nil, err
 	}
-	return &Instance{cfg: cfg, log: log, reg: reg, metrics: m, rest: rc, store: store, bridge: b}, nil
+	return &instance{cfg: cfg, log: log, reg: reg, metrics: m, rest: rc, store: store, bridge: b}, nil
 }
 
 // Close releases the journal.
-func (in *Instance) Close() error { return in.store.Close() }
+func (in *instance) Close() error { return in.store.Close() }
 
 // newWebhook builds the HTTP face in front of the domain.
-func (in *Instance) newWebhook() (*webhook.Server, error) {
+func (in *instance) newWebhook() (*webhook.Server, error) {
 	return webhook.New(in.cfg, domain{in.bridge}, in.metrics, metrics.Handler(in.reg), in.log)
 }
 

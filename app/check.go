@@ -68,11 +68,11 @@ func contents(cfg *config.Config) error {
 }
 
 // assemble builds every part from cfg with a memory journal and discards it:
-// what Build and the listener would refuse is refused here.
+// what build and the listener would refuse is refused here.
 func assemble(cfg *config.Config) error {
 	dry := *cfg
 	dry.DataDir = ""
-	in, err := Build(&dry, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	in, err := build(&dry, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}

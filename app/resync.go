@@ -32,7 +32,7 @@ every resyncInterval.`,
 		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
 		cfg.DataDir = "" // one-shot: memory only, never the journal of a running serve
 		log := newLogger(cfg, cmd.ErrOrStderr())
-		in, err := Build(cfg, log)
+		in, err := build(cfg, log)
 		if err != nil {
 			return err
 		}

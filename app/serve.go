@@ -55,7 +55,7 @@ It refuses to start on any problem the config command reports.`,
 // Serve runs the bridge until ctx ends, then shuts down within cfg.ShutdownTimeout.
 // With ln nil it listens on cfg.ListenAddress.
 func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener) error {
-	in, err := Build(cfg, log)
+	in, err := build(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -145,7 +145,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 // drain finishes queued work within grace. A durable journal keeps what is
 // left for the next start, so only in-flight jobs are finished; in memory, the
 // queue is worked off until the deadline.
-func (in *Instance) drain(stopWork context.CancelFunc, grace time.Duration) {
+func (in *instance) drain(stopWork context.CancelFunc, grace time.Duration) {
 	b := in.bridge
 	if !in.store.Durable() {
 		ctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -168,7 +168,7 @@ func (in *Instance) drain(stopWork context.CancelFunc, grace time.Duration) {
 }
 
 // sampleGauges samples the queue, the journal and the workers every second until ctx ends.
-func (in *Instance) sampleGauges(ctx context.Context) {
+func (in *instance) sampleGauges(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	wasStalled := false
@@ -197,7 +197,7 @@ func (in *Instance) sampleGauges(ctx context.Context) {
 
 // elect runs Lease leader election; lead runs while this replica leads.
 // Losing the lease ends serve with ErrLostLeadership, so the pod restarts clean.
-func (in *Instance) elect(ctx context.Context, srv *webhook.Server, lead func(context.Context)) error {
+func (in *instance) elect(ctx context.Context, srv *webhook.Server, lead func(context.Context)) error {
 	le := in.cfg.LeaderElection
 	lc := rest.CopyConfig(in.rest)
 	lc.ContentType = "application/json" // one wire format everywhere, including the emulator
