@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
+	"github.com/imagestream-bridge/imagestream-bridge/openshift"
 )
 
 // LoadConfig reads a config file and runs every check serve runs before it
@@ -68,16 +68,20 @@ func contents(cfg *config.Config) error {
 }
 
 // assemble builds every part from cfg with a memory journal and discards it:
-// what Build and the listener would refuse is refused here.
+// what build and the listener would refuse is refused here.
 func assemble(cfg *config.Config) error {
 	dry := *cfg
 	dry.DataDir = ""
-	in, err := Build(&dry, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	in, err := build(&dry, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	if _, err := in.Server.HTTPServer(); err != nil {
+	srv, err := in.newWebhook()
+	if err != nil {
+		return err
+	}
+	if _, err := srv.HTTPServer(); err != nil {
 		return &config.FieldError{Key: "tls", Problem: err.Error()}
 	}
 	return nil
@@ -111,7 +115,7 @@ func resolveKubeconfig(o *config.OpenShift) (string, error) {
 			source = "in-cluster service account"
 		}
 	}
-	if _, err := bridge.RESTConfig(*o); err != nil {
+	if _, err := openshift.RESTConfig(openshiftOptions(*o)); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "load kubernetes client config: ")
 		if len(tried) > 0 {
 			msg = fmt.Sprintf("no API server client config: %s; in-cluster: %s (set openshift.kubeconfig to a kubeconfig file, or run in a pod with a service account)",

@@ -16,7 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/imagestream-bridge/imagestream-bridge/bridge"
+	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/webhook"
 )
 
 func newFailedCommand() *cobra.Command {
@@ -69,7 +70,7 @@ Without --replay or --drop it lists the failed events with their sequence number
 				return &usageError{cmd, err}
 			}
 			var res map[string]int
-			if err := c.call(ctx, http.MethodPost, "/admin/replay", bridge.ReplayRequest{Seqs: seqs}, &res); err != nil {
+			if err := c.call(ctx, http.MethodPost, "/admin/replay", webhook.Selection{Seqs: seqs}, &res); err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "%d events replayed\n", res["replayed"])
@@ -79,12 +80,14 @@ Without --replay or --drop it lists the failed events with their sequence number
 				return &usageError{cmd, err}
 			}
 			var res map[string]int
-			if err := c.call(ctx, http.MethodPost, "/admin/drop", bridge.DropRequest{Seqs: seqs}, &res); err != nil {
+			if err := c.call(ctx, http.MethodPost, "/admin/drop", webhook.Selection{Seqs: seqs}, &res); err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "%d events dropped\n", res["dropped"])
 		default:
-			var list bridge.FailedList
+			var list struct {
+				Failed []journal.Failed `json:"failed"`
+			}
 			if err := c.call(ctx, http.MethodGet, "/admin/failed", nil, &list); err != nil {
 				return err
 			}

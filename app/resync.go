@@ -32,16 +32,16 @@ every resyncInterval.`,
 		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
 		cfg.DataDir = "" // one-shot: memory only, never the journal of a running serve
 		log := newLogger(cfg, cmd.ErrOrStderr())
-		in, err := Build(cfg, log)
+		in, err := build(cfg, log)
 		if err != nil {
 			return err
 		}
 		defer in.Close()
 		if !*dryRun {
-			in.Bridge.Start(ctx)
-			defer in.Bridge.Pipeline().Stop()
+			in.bridge.Start(ctx)
+			defer in.bridge.Stop()
 		}
-		drift, err := in.Bridge.Resync(ctx, *dryRun)
+		drift, err := in.bridge.Resync(ctx, *dryRun)
 		if err != nil {
 			return err
 		}
@@ -59,11 +59,11 @@ every resyncInterval.`,
 			fmt.Fprintf(stdout, "%d tags drifted (dry run: nothing posted)\n", len(drift))
 			return nil
 		}
-		if err := in.Bridge.Pipeline().Wait(ctx); err != nil {
+		if err := in.bridge.Wait(ctx); err != nil {
 			return err
 		}
 		// The one-shot journal is in memory: its failed list holds exactly this run's failures.
-		failed, err := in.Bridge.Failed()
+		failed, err := in.bridge.Failed()
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -19,77 +18,13 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 
-	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
 	"github.com/imagestream-bridge/imagestream-bridge/metrics"
+	"github.com/imagestream-bridge/imagestream-bridge/webhook"
 )
 
 // ErrLostLeadership ends serve so that the pod restarts as a follower.
 var ErrLostLeadership = errors.New("lost leadership")
-
-// Instance is an assembled bridge.
-type Instance struct {
-	Cfg      *config.Config
-	Log      *slog.Logger
-	Registry *prometheus.Registry
-	Metrics  *metrics.Metrics
-	REST     *rest.Config
-	Store    journal.Store
-	Bridge   *bridge.Bridge
-	Server   *bridge.Server
-}
-
-// Build assembles every part from cfg. Close releases the journal.
-func Build(cfg *config.Config, log *slog.Logger) (*Instance, error) {
-	reg := prometheus.NewRegistry()
-	names := make([]string, 0, len(cfg.Registries))
-	for _, r := range cfg.Registries {
-		names = append(names, r.Name)
-	}
-	m := metrics.New(reg, Version, names)
-	rc, err := bridge.RESTConfig(cfg.OpenShift)
-	if err != nil {
-		return nil, err
-	}
-	api, err := bridge.NewAPI(rc, func(op string, code int, d time.Duration) {
-		m.APIDuration.WithLabelValues(op, codeClass(code)).Observe(d.Seconds())
-	})
-	if err != nil {
-		return nil, err
-	}
-	var store journal.Store = journal.NewMemory()
-	if cfg.DataDir != "" {
-		if store, err = journal.OpenBolt(cfg.DataDir, journal.WithLogger(log)); err != nil {
-			return nil, err
-		}
-	}
-	b, err := bridge.New(cfg, api, store, m, log)
-	if err != nil {
-		store.Close()
-		return nil, err
-	}
-	return &Instance{
-		Cfg: cfg, Log: log, Registry: reg, Metrics: m, REST: rc, Store: store, Bridge: b,
-		Server: bridge.NewServer(cfg, b, m, reg, log),
-	}, nil
-}
-
-func codeClass(code int) string {
-	switch {
-	case code == 0:
-		return "error"
-	case code < 300:
-		return "2xx"
-	case code < 500:
-		return "4xx"
-	default:
-		return "5xx"
-	}
-}
-
-// Close releases the journal.
-func (in *Instance) Close() error { return in.Store.Close() }
 
 func newServeCommand() *cobra.Command {
 	cmd := &cobra.Command{
@@ -120,12 +55,16 @@ It refuses to start on any problem the config command reports.`,
 // Serve runs the bridge until ctx ends, then shuts down within cfg.ShutdownTimeout.
 // With ln nil it listens on cfg.ListenAddress.
 func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener) error {
-	in, err := Build(cfg, log)
+	in, err := build(cfg, log)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
-	hs, err := in.Server.HTTPServer()
+	srv, err := in.newWebhook()
+	if err != nil {
+		return err
+	}
+	hs, err := srv.HTTPServer()
 	if err != nil {
 		return err
 	}
@@ -142,62 +81,60 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		}
 	}
 	log.Info("imagestream-bridge starting", "version", Version, "listen", ln.Addr().String(),
-		"registries", len(cfg.Registries), "durable", in.Store.Durable(), "workers", cfg.Workers,
+		"registries", len(cfg.Registries), "durable", in.store.Durable(), "workers", cfg.Workers,
 		"leader_election", cfg.LeaderElection.Enabled)
 
+	// The shutdown deadline is split once: half to stop the listener, half to
+	// finish in-flight work.
+	httpGrace := cfg.ShutdownTimeout.Duration / 2
+	drainGrace := cfg.ShutdownTimeout.Duration - httpGrace
 	// Work outlives ctx by the shutdown deadline, so in-flight mappings finish.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 
+	// Every goroutine started here is awaited before the journal closes.
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		errc <- in.Server.Serve(runCtx, hs, ln)
-	}()
+	wg.Go(func() { errc <- srv.Serve(runCtx, hs, ln, httpGrace) })
 	if adm != nil {
 		log.Info("admin endpoints on a Unix socket", "socket", cfg.AdminSocket)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := serveAdmin(runCtx, in.Server.AdminHandler(), adm); err != nil {
+		wg.Go(func() {
+			if err := serveAdmin(runCtx, srv.AdminHandler(), adm); err != nil {
 				errc <- err
 			}
-		}()
+		})
 	}
-	go in.updateGauges(runCtx)
+	wg.Go(func() { in.sampleGauges(runCtx) })
 
 	lead := func(leadCtx context.Context) {
-		in.Metrics.Leader.Set(1)
-		in.Server.SetLeading(true)
-		in.Bridge.Start(workCtx)
-		in.Server.SetReady(true)
+		in.metrics.Leader(true)
+		srv.SetLeading(true)
+		in.bridge.Start(workCtx)
+		srv.SetReady(true)
 		log.Info("processing events")
-		in.Bridge.ResyncLoop(leadCtx, cfg.ResyncInterval.Duration)
+		in.bridge.ResyncLoop(leadCtx, cfg.ResyncInterval.Duration)
 	}
 	if cfg.LeaderElection.Enabled {
-		in.Server.SetReady(true) // followers answer /readyz with 503 through the leading check
-		go func() {
-			if err := in.elect(runCtx, lead); err != nil {
+		srv.SetReady(true) // followers answer /readyz with 503 through the leading check
+		wg.Go(func() {
+			if err := in.elect(runCtx, srv, lead); err != nil {
 				errc <- err
 			}
-		}()
+		})
 	} else {
-		go lead(runCtx)
+		wg.Go(func() { lead(runCtx) })
 	}
 
 	var runErr error
 	select {
 	case <-ctx.Done():
 	case runErr = <-errc:
-		cancelRun()
 	}
 	cancelRun()
 	wg.Wait()
-	in.drain(stopWork)
+	in.drain(stopWork, drainGrace)
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return runErr
 	}
@@ -205,49 +142,48 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	return nil
 }
 
-// drain finishes queued work within the shutdown deadline. A durable journal
-// keeps what is left for the next start, so only in-flight jobs are finished;
-// in memory, the queue is worked off until the deadline.
-func (in *Instance) drain(stopWork context.CancelFunc) {
-	p := in.Bridge.Pipeline()
-	deadline := in.Cfg.ShutdownTimeout.Duration / 2
-	if !in.Store.Durable() {
-		ctx, cancel := context.WithTimeout(context.Background(), deadline)
-		if err := p.Wait(ctx); err != nil {
-			in.Log.Warn("shutdown deadline passed with events unapplied; they are lost (memory journal)", "left", p.Depth())
+// drain finishes queued work within grace. A durable journal keeps what is
+// left for the next start, so only in-flight jobs are finished; in memory, the
+// queue is worked off until the deadline.
+func (in *instance) drain(stopWork context.CancelFunc, grace time.Duration) {
+	b := in.bridge
+	if !in.store.Durable() {
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		if err := b.Wait(ctx); err != nil {
+			in.log.Warn("shutdown deadline passed with events unapplied; they are lost (memory journal)", "left", b.Depth())
 		}
 		cancel()
 	}
 	done := make(chan struct{})
-	go func() { p.Stop(); close(done) }()
+	go func() { b.Stop(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(deadline):
+	case <-time.After(grace):
 		stopWork()
 		<-done
 	}
-	if in.Store.Durable() && p.Depth() > 0 {
-		in.Log.Info("unapplied events stay in the journal for the next start", "left", p.Depth())
+	if in.store.Durable() && b.Depth() > 0 {
+		in.log.Info("unapplied events stay in the journal for the next start", "left", b.Depth())
 	}
 }
 
-func (in *Instance) updateGauges(ctx context.Context) {
+// sampleGauges samples the queue, the journal and the workers every second until ctx ends.
+func (in *instance) sampleGauges(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	wasStalled := false
 	for {
-		in.Metrics.QueueDepth.Set(float64(in.Bridge.Pipeline().Depth()))
-		in.Metrics.JournalBytes.Set(float64(in.Store.Size()))
-		in.Metrics.JournalQuarantined.Set(float64(in.Store.Quarantined()))
-		in.Metrics.FailedEvicted.Set(float64(in.Store.Evicted()))
-		stalled, idle := in.Bridge.Stalled()
+		in.metrics.Sample(metrics.Gauges{
+			QueueDepth: in.bridge.Depth(), JournalBytes: in.store.Size(),
+			JournalQuarantined: in.store.Quarantined(), FailedEvicted: in.store.Evicted(),
+		})
+		stalled, idle := in.bridge.Stalled()
 		if stalled != wasStalled {
+			in.metrics.WorkersStalled(stalled)
 			if stalled {
-				in.Metrics.WorkersStalled.Set(1)
-				in.Log.Error("workers finished no event while events wait: /readyz fails until they do", "idle", idle.String())
+				in.log.Error("workers finished no event while events wait: /readyz fails until they do", "idle", idle.String())
 			} else {
-				in.Metrics.WorkersStalled.Set(0)
-				in.Log.Info("workers make progress again")
+				in.log.Info("workers make progress again")
 			}
 			wasStalled = stalled
 		}
@@ -261,9 +197,9 @@ func (in *Instance) updateGauges(ctx context.Context) {
 
 // elect runs Lease leader election; lead runs while this replica leads.
 // Losing the lease ends serve with ErrLostLeadership, so the pod restarts clean.
-func (in *Instance) elect(ctx context.Context, lead func(context.Context)) error {
-	le := in.Cfg.LeaderElection
-	lc := rest.CopyConfig(in.REST)
+func (in *instance) elect(ctx context.Context, srv *webhook.Server, lead func(context.Context)) error {
+	le := in.cfg.LeaderElection
+	lc := rest.CopyConfig(in.rest)
 	lc.ContentType = "application/json" // one wire format everywhere, including the emulator
 	cs, err := kubernetes.NewForConfig(lc)
 	if err != nil {
@@ -275,6 +211,19 @@ func (in *Instance) elect(ctx context.Context, lead func(context.Context)) error
 	}
 	id = fmt.Sprintf("%s_%d", id, time.Now().UnixNano())
 	lost := make(chan struct{})
+	// client-go runs OnStartedLeading on a goroutine of its own: leading
+	// tracks it so that elect returns only after lead has.
+	var (
+		mu      sync.Mutex
+		stopped bool
+		leading sync.WaitGroup
+	)
+	defer func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		leading.Wait()
+	}()
 	elector, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock: &resourcelock.LeaseLock{
 			LeaseMeta:  metav1.ObjectMeta{Namespace: le.Namespace, Name: le.LeaseName},
@@ -288,17 +237,25 @@ func (in *Instance) elect(ctx context.Context, lead func(context.Context)) error
 		Name:            le.LeaseName,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(c context.Context) {
-				in.Log.Info("became leader", "identity", id)
+				mu.Lock()
+				if stopped {
+					mu.Unlock()
+					return
+				}
+				leading.Add(1)
+				mu.Unlock()
+				defer leading.Done()
+				in.log.Info("became leader", "identity", id)
 				lead(c)
 			},
 			OnStoppedLeading: func() {
-				in.Metrics.Leader.Set(0)
-				in.Server.SetLeading(false)
+				in.metrics.Leader(false)
+				srv.SetLeading(false)
 				close(lost)
 			},
 			OnNewLeader: func(identity string) {
 				if identity != id {
-					in.Log.Info("following leader", "leader", identity)
+					in.log.Info("following leader", "leader", identity)
 				}
 			},
 		},
@@ -306,7 +263,7 @@ func (in *Instance) elect(ctx context.Context, lead func(context.Context)) error
 	if err != nil {
 		return fmt.Errorf("leader election: %w", err)
 	}
-	in.Metrics.Leader.Set(0)
+	in.metrics.Leader(false)
 	elector.Run(ctx)
 	select {
 	case <-lost:

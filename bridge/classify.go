@@ -13,86 +13,133 @@ import (
 	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
+// Result is what became of one attempt at a job.
+type Result int
+
+// Results.
+const (
+	// Mapped: the API server stored the mapping.
+	Mapped Result = iota
+	// Skipped: the job is done without a mapping (Outcome.Skip says why).
+	Skipped
+	// Retried: a transient failure; the job runs again after a backoff (Outcome.Retry).
+	Retried
+	// Failed: a permanent failure; the job goes to the failed list (Outcome.Failure).
+	Failed
+)
+
+// Outcome classifies the result of applying a job.
+type Outcome struct {
+	Result  Result
+	Skip    SkipReason
+	Retry   RetryReason
+	Failure FailureReason
+	// Stage is where a retried or failed job failed.
+	Stage Stage
+	// RetryAfter is the least backoff the server asked for.
+	RetryAfter time.Duration
+	Err        error
+}
+
+// Reason is the outcome's reason as logged: the skip, retry or failure reason.
+func (o Outcome) Reason() string {
+	switch o.Result {
+	case Skipped:
+		return string(o.Skip)
+	case Retried:
+		return string(o.Retry)
+	case Failed:
+		return string(o.Failure)
+	}
+	return ""
+}
+
 // stageError records which stage of applying a job failed.
 type stageError struct {
-	stage string // "fetch" or "api"
+	stage Stage
 	err   error
 }
 
 func (e *stageError) Error() string { return e.err.Error() }
 func (e *stageError) Unwrap() error { return e.err }
 
-func inStage(stage string, err error) error {
+func inStage(stage Stage, err error) error {
 	if err == nil {
 		return nil
 	}
 	return &stageError{stage: stage, err: err}
 }
 
-// skipError ends a job without a mapping; reason is a metrics.SkipReasons value.
-type skipError struct{ reason, detail string }
+// skipError ends a job without a mapping.
+type skipError struct {
+	reason SkipReason
+	detail string
+}
 
 func (e *skipError) Error() string { return e.detail }
 
 // errSkipStale marks a verified job whose tag moved on before it was applied.
-var errSkipStale = &skipError{reason: "stale", detail: "tag moved on since the event was planned or journaled"}
+var errSkipStale = &skipError{reason: SkipStale, detail: "tag moved on since the event was planned or journaled"}
 
 // classify is the one place that decides retry versus permanent failure.
 func classify(err error) Outcome {
-	o := Outcome{Err: err, Stage: "api"}
-	var te *throttledError
-	if errors.As(err, &te) {
-		o.RetryAfter = te.after
+	if err == nil {
+		return Outcome{Result: Mapped}
+	}
+	o := Outcome{Err: err, Stage: StageAPI}
+	var ra interface{ RetryAfter() time.Duration }
+	if errors.As(err, &ra) {
+		o.RetryAfter = ra.RetryAfter()
 	}
 	var se *stageError
 	if errors.As(err, &se) {
 		o.Stage = se.stage
 	}
-	perm := func(reason string) Outcome { o.Permanent, o.Reason = true, reason; return o }
-	retry := func(reason string) Outcome { o.Retry, o.Reason = true, reason; return o }
+	perm := func(reason FailureReason) Outcome { o.Result, o.Failure = Failed, reason; return o }
+	retry := func(reason RetryReason) Outcome { o.Result, o.Retry = Retried, reason; return o }
 
 	var skip *skipError
 	switch {
 	case errors.As(err, &skip):
-		return Outcome{Err: err, Skip: skip.reason} // done: nothing to apply
+		return Outcome{Result: Skipped, Skip: skip.reason, Err: err} // done: nothing to apply
 	case errors.Is(err, context.DeadlineExceeded):
-		return retry("timeout")
+		return retry(RetryTimeout)
 	case errors.Is(err, context.Canceled):
-		return retry("timeout")
+		return retry(RetryTimeout)
 	case errors.Is(err, mapping.ErrInvalidImage):
-		return perm("invalid_image")
+		return perm(FailInvalidImage)
 	case errors.Is(err, registry.ErrTooLarge), errors.Is(err, mapping.ErrTooManyChildren):
-		return perm("too_large")
+		return perm(FailTooLarge)
 	case errors.Is(err, registry.ErrDigestMismatch):
-		return perm("digest_mismatch")
+		return perm(FailDigestMismatch)
 	case errors.Is(err, registry.ErrRedirectRefused):
-		return perm("redirect_refused")
+		return perm(FailRedirectRefused)
 	case errors.Is(err, registry.ErrTokenHostRefused):
-		return perm("token_host_refused")
+		return perm(FailTokenHostRefused)
 	case errors.Is(err, registry.ErrInvalidName):
-		return perm("invalid")
+		return perm(FailInvalid)
 	}
 
-	if o.Stage == "fetch" {
+	if o.Stage == StageFetch {
 		switch code := registry.StatusCode(err); {
 		case code == 0:
-			return retry("network")
+			return retry(RetryNetwork)
 		case code == http.StatusNotFound:
-			return perm("manifest_not_found")
+			return perm(FailManifestNotFound)
 		case code == http.StatusUnauthorized || code == http.StatusForbidden:
-			return perm("registry_unauthorized")
+			return perm(FailRegistryUnauthorized)
 		case code == http.StatusTooManyRequests:
-			return retry("throttled")
+			return retry(RetryThrottled)
 		case code >= 500 || code == http.StatusRequestTimeout:
-			return retry("server_error")
+			return retry(RetryServerError)
 		default:
-			return perm("registry_error")
+			return perm(FailRegistryError)
 		}
 	}
 
 	var st apierrors.APIStatus
 	if !errors.As(err, &st) {
-		return retry("network")
+		return retry(RetryNetwork)
 	}
 	status := st.Status()
 	msg := status.Message
@@ -100,33 +147,43 @@ func classify(err error) Outcome {
 	switch code := int(status.Code); {
 	case code == http.StatusNotFound:
 		if status.Details != nil && status.Details.Kind == "namespaces" {
-			return perm("namespace_not_found")
+			return perm(FailNamespaceNotFound)
 		}
 		if streamMissing(err) {
-			return perm("stream_not_found")
+			return perm(FailStreamNotFound)
 		}
-		return perm("api_error")
+		return perm(FailAPIError)
 	case quota && (code == http.StatusForbidden || code == http.StatusUnprocessableEntity):
-		return perm("quota")
+		return perm(FailQuota)
 	case code == http.StatusForbidden:
-		return perm("forbidden")
+		return perm(FailForbidden)
 	case code == http.StatusUnprocessableEntity:
-		return perm("invalid")
+		return perm(FailInvalid)
 	case code == http.StatusConflict:
-		return retry("conflict")
+		return retry(RetryConflict)
 	case code == http.StatusTooManyRequests:
 		if status.Details != nil && status.Details.RetryAfterSeconds > 0 {
 			o.RetryAfter = max(o.RetryAfter, time.Duration(status.Details.RetryAfterSeconds)*time.Second)
 		}
-		return retry("throttled")
+		return retry(RetryThrottled)
 	case code >= 500 || code == http.StatusRequestTimeout:
 		if status.Details != nil && status.Details.RetryAfterSeconds > 0 {
 			o.RetryAfter = max(o.RetryAfter, time.Duration(status.Details.RetryAfterSeconds)*time.Second)
 		}
-		return retry("server_error")
+		return retry(RetryServerError)
 	case code == 0:
-		return retry("network")
+		return retry(RetryNetwork)
 	default:
-		return perm("api_error")
+		return perm(FailAPIError)
 	}
+}
+
+// streamMissing reports a mapping 404 that names the image stream (not the namespace).
+func streamMissing(err error) bool {
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) || st.Status().Code != http.StatusNotFound {
+		return false
+	}
+	d := st.Status().Details
+	return d != nil && d.Kind == "imagestreammappings"
 }

@@ -19,37 +19,23 @@ import (
 // events of the same tag. A permanent failure moves the job to the failed list
 // and the lane goes on.
 type Pipeline struct {
-	store    journal.Store
-	apply    func(ctx context.Context, j *journal.Job) error
-	classify func(err error) Outcome
-	report   func(j *journal.Job, o Outcome, attempts int, d time.Duration)
-	workers  int
-	initial  time.Duration
-	max      time.Duration
+	store   journal.Store
+	apply   func(ctx context.Context, j *journal.Job, later bool) error
+	report  func(j *journal.Job, o Outcome, attempts int, d time.Duration)
+	workers int
+	initial time.Duration
+	max     time.Duration
 
 	q  *queue.Queue[*journal.Job]
 	wg sync.WaitGroup
 }
 
-// Outcome classifies the result of applying a job.
-type Outcome struct {
-	// Permanent failures are never retried; Reason is a metrics.FailureReasons value.
-	Permanent bool
-	// Retry means a transient failure; Reason is a metrics.RetryReasons value.
-	Retry bool
-	// Skip, when set, means the job is done without a mapping; it is a metrics.SkipReasons value.
-	Skip       string
-	Reason     string
-	Stage      string
-	RetryAfter time.Duration
-	Err        error
-}
-
 // PipelineOptions configure a Pipeline.
 type PipelineOptions struct {
-	Store    journal.Store
-	Apply    func(ctx context.Context, j *journal.Job) error
-	Classify func(err error) Outcome
+	Store journal.Store
+	// Apply applies one job; later tells it whether another job of the same tag waits behind it.
+	Apply func(ctx context.Context, j *journal.Job, later bool) error
+	// Report receives every outcome (classified by classify), retries included.
 	Report   func(j *journal.Job, o Outcome, attempts int, d time.Duration)
 	Workers  int
 	Capacity int
@@ -63,7 +49,7 @@ type PipelineOptions struct {
 // NewPipeline returns a stopped pipeline; call Start.
 func NewPipeline(o PipelineOptions) *Pipeline {
 	return &Pipeline{
-		store: o.Store, apply: o.Apply, classify: o.Classify, report: o.Report,
+		store: o.Store, apply: o.Apply, report: o.Report,
 		workers: o.Workers, initial: o.Initial, max: o.Max,
 		q: queue.New(queue.Options[*journal.Job]{
 			Capacity: o.Capacity,
@@ -89,9 +75,6 @@ func (p *Pipeline) Capacity() int64 { return int64(p.q.Capacity()) }
 
 // Push schedules reserved jobs.
 func (p *Pipeline) Push(jobs ...*journal.Job) { p.q.Push(jobs...) }
-
-// hasLater reports whether another job of j's tag is queued behind it.
-func (p *Pipeline) hasLater(j *journal.Job) bool { return p.q.HasLater(j.Key()) }
 
 // PushBacklog schedules jobs read back from the journal or replayed, claiming room without a bound.
 func (p *Pipeline) PushBacklog(jobs []*journal.Job) { p.q.PushBacklog(jobs...) }
@@ -120,22 +103,19 @@ func (p *Pipeline) work(ctx context.Context) {
 
 func (p *Pipeline) run(ctx context.Context, l *queue.Lease[*journal.Job]) {
 	j := l.Job
-	err := p.apply(ctx, j)
-	o := Outcome{}
-	if err != nil {
-		o = p.classify(err)
-	}
-	if o.Retry && ctx.Err() == nil {
+	o := classify(p.apply(ctx, j, p.q.HasLater(j.Key())))
+	retry := o.Result == Retried
+	if retry && ctx.Err() == nil {
 		p.report(j, o, l.Attempt, time.Since(l.Started))
 		l.Retry(p.backoff(l.Attempt, o.RetryAfter))
 		return
 	}
-	if o.Retry { // shutting down: the job stays in the journal (when durable)
+	if retry { // shutting down: the job stays in the journal (when durable)
 		l.Retry(time.Hour)
 		return
 	}
-	if o.Permanent {
-		_ = p.store.Fail(journal.Failed{Job: *j, Reason: o.Reason, Message: errString(o.Err), FailedAt: time.Now().UTC()})
+	if o.Result == Failed {
+		_ = p.store.Fail(journal.Failed{Job: *j, Reason: string(o.Failure), Message: errString(o.Err), FailedAt: time.Now().UTC()})
 	} else {
 		p.store.Done(j.Seq)
 	}

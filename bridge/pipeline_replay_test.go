@@ -17,13 +17,12 @@ func TestBacklogOfManyTagsCompletes(t *testing.T) {
 	var applied atomic.Int64
 	p := NewPipeline(PipelineOptions{
 		Store: journal.NewMemory(),
-		Apply: func(ctx context.Context, j *journal.Job) error {
+		Apply: func(ctx context.Context, j *journal.Job, later bool) error {
 			applied.Add(1)
 			return nil
 		},
-		Classify: classify,
-		Report:   func(*journal.Job, Outcome, int, time.Duration) {},
-		Workers:  1, Capacity: 2, Initial: time.Millisecond, Max: time.Millisecond,
+		Report:  func(*journal.Job, Outcome, int, time.Duration) {},
+		Workers: 1, Capacity: 2, Initial: time.Millisecond, Max: time.Millisecond,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -43,7 +44,7 @@ func (b *Bridge) Plan(ctx context.Context) ([]Drift, error) {
 		if err := lim.Wait(ctx); err != nil {
 			return nil, err
 		}
-		repos, err := src.client.Repositories(ctx)
+		repos, err := src.fetch.Repositories(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("registry %s: %w", name, err)
 		}
@@ -71,7 +72,7 @@ func (b *Bridge) Plan(ctx context.Context) ([]Drift, error) {
 			if err := lim.Wait(ctx); err != nil {
 				return nil, err
 			}
-			tags, err := src.client.Tags(ctx, repo)
+			tags, err := src.fetch.Tags(ctx, repo)
 			if err != nil {
 				return nil, fmt.Errorf("registry %s: %w", name, err)
 			}
@@ -80,7 +81,7 @@ func (b *Bridge) Plan(ctx context.Context) ([]Drift, error) {
 				if err := lim.Wait(ctx); err != nil {
 					return nil, err
 				}
-				dgst, err := src.client.Resolve(ctx, repo, tag)
+				dgst, err := src.fetch.Resolve(ctx, repo, tag)
 				if err != nil {
 					b.log.Warn("resync cannot resolve tag", "registry", name, "repository", repo, "tag", tag, "error", err.Error())
 					continue
@@ -119,15 +120,12 @@ func latestImage(s *imagev1.ImageStream, tag string) string {
 func (b *Bridge) Resync(ctx context.Context, dryRun bool) ([]Drift, error) {
 	start := time.Now()
 	drift, err := b.Plan(ctx)
-	b.metrics.ResyncDuration.Observe(time.Since(start).Seconds())
+	b.obs.ResyncRun(time.Since(start), err)
 	if err != nil {
-		b.metrics.ResyncRuns.WithLabelValues("error").Inc()
 		return nil, err
 	}
-	b.metrics.ResyncRuns.WithLabelValues("success").Inc()
-	b.metrics.ResyncLastEnd.SetToCurrentTime()
 	for _, d := range drift {
-		b.metrics.ResyncDrift.WithLabelValues(d.Registry, d.Kind).Inc()
+		b.obs.ResyncDrift(d.Registry, d.Kind)
 	}
 	if dryRun || len(drift) == 0 {
 		b.log.Info("resync finished", "drift", len(drift), "dry_run", dryRun, "duration_ms", time.Since(start).Milliseconds())
@@ -158,16 +156,16 @@ func (b *Bridge) Resync(ctx context.Context, dryRun bool) ([]Drift, error) {
 	queued := 0
 	for len(jobs) > 0 {
 		n := min(len(jobs), 100)
-		ok, err := b.Enqueue(ctx, jobs[:n])
-		if err != nil {
-			return drift, err
-		}
-		if !ok {
+		err := b.enqueue(ctx, jobs[:n])
+		if errors.Is(err, ErrQueueFull) {
 			b.log.Warn("resync stopped early: queue full", "left", len(jobs))
 			break
 		}
+		if err != nil {
+			return drift, err
+		}
 		for _, j := range jobs[:n] {
-			b.metrics.ResyncFixed.WithLabelValues(j.Registry).Inc()
+			b.obs.ResyncFixed(j.Registry)
 		}
 		queued += n
 		jobs = jobs[n:]

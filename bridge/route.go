@@ -24,12 +24,12 @@ type router struct {
 }
 
 // route applies the mapping rules, then the allow-list and the name rules.
-// The reason is empty on success and a metrics.SkipReasons value otherwise.
-func (r router) route(repository string) (Route, string) {
+// The reason is empty on success.
+func (r router) route(repository string) (Route, SkipReason) {
 	repo := repository
 	if p := strings.Trim(r.mapping.StripPrefix, "/"); p != "" {
 		if !strings.HasPrefix(repo, p+"/") {
-			return Route{}, "unmapped_repository"
+			return Route{}, SkipUnmappedRepository
 		}
 		repo = strings.TrimPrefix(repo, p+"/")
 	}
@@ -40,7 +40,7 @@ func (r router) route(repository string) (Route, string) {
 		rt.Namespace = r.mapping.Namespace
 	} else {
 		if len(parts) < 2 {
-			return Route{}, "unmapped_repository"
+			return Route{}, SkipUnmappedRepository
 		}
 		rt.Namespace, rest = parts[0], parts[1:]
 	}
@@ -50,16 +50,16 @@ func (r router) route(repository string) (Route, string) {
 	case r.mapping.Join != "":
 		rt.Stream = strings.Join(rest, r.mapping.Join)
 	default:
-		return Route{}, "unmapped_repository"
+		return Route{}, SkipUnmappedRepository
 	}
 	if !namespaceRE.MatchString(rt.Namespace) {
-		return Route{}, "unmapped_repository"
+		return Route{}, SkipUnmappedRepository
 	}
 	if !r.namespaceAllowed(rt.Namespace) {
-		return Route{}, "namespace_not_allowed"
+		return Route{}, SkipNamespaceNotAllowed
 	}
 	if len(rt.Stream) > 253 || !streamNameRE.MatchString(rt.Stream) {
-		return Route{}, "invalid_stream_name"
+		return Route{}, SkipInvalidStreamName
 	}
 	return rt, ""
 }

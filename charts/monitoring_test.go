@@ -15,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"sigs.k8s.io/yaml"
 
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/metrics"
 )
 
@@ -30,7 +31,8 @@ var (
 func exposedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	metrics.New(reg, "test", []string{"main"})
+	metrics.New(reg, "test", metrics.Labels{Registries: []string{"main"}, SkipReasons: bridge.SkipReasons(),
+		FailureReasons: bridge.FailureReasons(), RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages()})
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

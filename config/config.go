@@ -229,6 +229,12 @@ func Parse(b []byte) (*Config, error) {
 	return c, nil
 }
 
+// Complete defaults and validates a Config built in code, as Parse does for YAML.
+func (c *Config) Complete() error {
+	c.setDefaults()
+	return c.Validate()
+}
+
 func parse(b []byte) (*Config, error) {
 	var c Config
 	decErr := decode(b, &c)

@@ -29,7 +29,6 @@ type Job struct {
 	Stream     string    `json:"stream"`
 	Tag        string    `json:"tag"`
 	Digest     string    `json:"digest"`
-	MediaType  string    `json:"mediaType"`
 	PushedAt   time.Time `json:"pushedAt"`
 	// Source is notification, resync or replay.
 	Source string `json:"source"`

@@ -9,12 +9,14 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 )
 
 // TestDocumentedMetricsMatch checks docs/metrics.md against what /metrics serves.
 func TestDocumentedMetricsMatch(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	New(reg, "test", []string{"main"})
+	New(reg, "test", testLabels("main"))
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +62,7 @@ func TestDocumentedMetricsMatch(t *testing.T) {
 // TestSeriesExistAtZero checks that per-registry series are pre-created.
 func TestSeriesExistAtZero(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	New(reg, "test", []string{"main", "edge"})
+	New(reg, "test", testLabels("main", "edge"))
 	families, _ := reg.Gather()
 	count := map[string]int{}
 	for _, f := range families {
@@ -70,7 +72,7 @@ func TestSeriesExistAtZero(t *testing.T) {
 	if count["imagestream_bridge_events_total"] != 40 {
 		t.Errorf("events_total has %d series, want 40", count["imagestream_bridge_events_total"])
 	}
-	if count["imagestream_bridge_permanent_failures_total"] != 2*len(FailureReasons) {
+	if count["imagestream_bridge_permanent_failures_total"] != 2*len(bridge.FailureReasons()) {
 		t.Errorf("permanent_failures_total has %d series", count["imagestream_bridge_permanent_failures_total"])
 	}
 }
@@ -82,4 +84,10 @@ func keys(m map[string]bool) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// testLabels are the label sets app passes, from the bridge's own lists.
+func testLabels(registries ...string) Labels {
+	return Labels{Registries: registries, SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(),
+		RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages()}
 }

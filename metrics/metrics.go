@@ -8,10 +8,12 @@
 package metrics
 
 import (
+	"net/http"
 	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Namespace prefixes every metric name.
@@ -23,21 +25,6 @@ var (
 	EventOutcomes = []string{"queued", "skipped", "duplicate", "rejected"}
 	// Actions of notification events ("other" for anything unexpected).
 	Actions = []string{"push", "pull", "mount", "delete", "other"}
-	// SkipReasons are why a well-formed event is not mapped.
-	SkipReasons = []string{
-		"not_push", "not_manifest", "untagged", "unmapped_repository",
-		"namespace_not_allowed", "invalid_stream_name", "invalid_name", "stale", "artifact",
-	}
-	// FailureReasons are permanent failures of an accepted event.
-	FailureReasons = []string{
-		"forbidden", "invalid", "namespace_not_found", "stream_not_found", "quota",
-		"manifest_not_found", "registry_unauthorized", "invalid_image", "too_large",
-		"digest_mismatch", "redirect_refused", "token_host_refused", "registry_error", "api_error",
-	}
-	// RetryReasons are why a stage is retried.
-	RetryReasons = []string{"server_error", "conflict", "throttled", "network", "timeout", "stream_created"}
-	// Stages are the steps of applying an event.
-	Stages = []string{"fetch", "api"}
 	// FetchStages are registry fetches.
 	FetchStages = []string{"manifest", "config"}
 	// APIOperations are calls to the API server.
@@ -48,176 +35,185 @@ var (
 	Codes = []string{"200", "202", "400", "401", "403", "404", "405", "413", "415", "500", "503"}
 )
 
-// Metrics holds every collector.
-type Metrics struct {
-	Notifications   *prometheus.CounterVec
-	Events          *prometheus.CounterVec
-	Skipped         *prometheus.CounterVec
-	Mappings        *prometheus.CounterVec
-	Failures        *prometheus.CounterVec
-	Retries         *prometheus.CounterVec
-	QueueDepth      prometheus.Gauge
-	QueueCapacity   prometheus.Gauge
-	JournalBytes    prometheus.Gauge
-	FailedEvents    prometheus.Gauge
-	AckDuration     *prometheus.HistogramVec
-	PushToMapped    *prometheus.HistogramVec
-	FetchDuration   *prometheus.HistogramVec
-	APIDuration     *prometheus.HistogramVec
-	CacheRequests   *prometheus.CounterVec
-	ResyncRuns      *prometheus.CounterVec
-	ResyncDrift     *prometheus.CounterVec
-	ResyncFixed     *prometheus.CounterVec
-	ResyncDuration  prometheus.Histogram
-	ResyncLastEnd   prometheus.Gauge
-	Leader          prometheus.Gauge
-	RejectedLogDrop prometheus.Counter
-	MetadataEmpty   *prometheus.CounterVec
-	ChildFailures   *prometheus.CounterVec
-	WorkersStalled  prometheus.Gauge
-	// JournalQuarantined and FailedEvicted mirror counts kept by the journal.
-	JournalQuarantined prometheus.Gauge
-	FailedEvicted      prometheus.Gauge
+// Labels are the closed label sets that other packages own: package app
+// passes the configured registry names and the bridge's reason and stage lists.
+type Labels struct {
+	Registries     []string
+	SkipReasons    []string
+	FailureReasons []string
+	RetryReasons   []string
+	Stages         []string
 }
 
-// New registers every metric on reg and pre-creates the series of the given registries.
-func New(reg prometheus.Registerer, version string, registries []string) *Metrics {
+// Metrics holds every collector. Its methods are the observers that the
+// webhook, the bridge, the registry client and the API client report to.
+type Metrics struct {
+	labels          Labels
+	notifications   *prometheus.CounterVec
+	events          *prometheus.CounterVec
+	skipped         *prometheus.CounterVec
+	mappings        *prometheus.CounterVec
+	failures        *prometheus.CounterVec
+	retries         *prometheus.CounterVec
+	queueDepth      prometheus.Gauge
+	queueCapacity   prometheus.Gauge
+	journalBytes    prometheus.Gauge
+	failedEvents    prometheus.Gauge
+	ackDuration     *prometheus.HistogramVec
+	pushToMapped    *prometheus.HistogramVec
+	fetchDuration   *prometheus.HistogramVec
+	apiDuration     *prometheus.HistogramVec
+	cacheRequests   *prometheus.CounterVec
+	resyncRuns      *prometheus.CounterVec
+	resyncDrift     *prometheus.CounterVec
+	resyncFixed     *prometheus.CounterVec
+	resyncDuration  prometheus.Histogram
+	resyncLastEnd   prometheus.Gauge
+	leader          prometheus.Gauge
+	rejectedLogDrop prometheus.Counter
+	metadataEmpty   *prometheus.CounterVec
+	childFailures   *prometheus.CounterVec
+	workersStalled  prometheus.Gauge
+	// JournalQuarantined and FailedEvicted mirror counts kept by the journal.
+	journalQuarantined prometheus.Gauge
+	failedEvicted      prometheus.Gauge
+}
+
+// New registers every metric on reg and pre-creates the series of the given label sets.
+func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 	f := func(c prometheus.Collector) { reg.MustRegister(c) }
 	ns := Namespace
 	m := &Metrics{
-		Notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "notifications_total",
+		labels: labels,
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "notifications_total",
 			Help: "Notification requests received, by registry and HTTP status code."}, []string{"registry", "code"}),
-		Events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_total",
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_total",
 			Help: "Notification events by action and intake outcome."}, []string{"registry", "action", "outcome"}),
-		Skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_skipped_total",
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_skipped_total",
 			Help: "Well-formed events deliberately not mapped, by reason."}, []string{"registry", "reason"}),
-		Mappings: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "mappings_total",
+		mappings: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "mappings_total",
 			Help: "Accepted events finished, by result (mapped or failed)."}, []string{"registry", "result"}),
-		Failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "permanent_failures_total",
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "permanent_failures_total",
 			Help: "Accepted events that can never succeed, by reason; they are kept in the failed list."}, []string{"registry", "reason"}),
-		Retries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "retries_total",
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "retries_total",
 			Help: "Transient failures retried with backoff, by stage and reason."}, []string{"stage", "reason"}),
-		QueueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "queue_depth",
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "queue_depth",
 			Help: "Accepted events not yet applied."}),
-		QueueCapacity: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "queue_capacity",
+		queueCapacity: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "queue_capacity",
 			Help: "Maximum accepted events before the webhook answers 503."}),
-		JournalBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "journal_size_bytes",
+		journalBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "journal_size_bytes",
 			Help: "Size of the durable journal file; 0 when memory only."}),
-		FailedEvents: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "failed_events",
+		failedEvents: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "failed_events",
 			Help: "Events in the failed list, waiting for replay."}),
-		AckDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "ack_duration_seconds",
+		ackDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "ack_duration_seconds",
 			Help:    "Time from receiving a notification to answering it.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1}}, []string{"registry"}),
-		PushToMapped: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "push_to_mapped_seconds",
+		pushToMapped: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "push_to_mapped_seconds",
 			Help:    "Time from the event's timestamp to the API server accepting the mapping.",
 			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}, []string{"registry"}),
-		FetchDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "registry_fetch_duration_seconds",
+		fetchDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "registry_fetch_duration_seconds",
 			Help:    "Registry round trips by stage (manifest, config) and result.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"registry", "stage", "result"}),
-		APIDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "api_request_duration_seconds",
+		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "api_request_duration_seconds",
 			Help:    "API server calls by operation and status class.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"operation", "code_class"}),
-		CacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cache_requests_total",
+		cacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cache_requests_total",
 			Help: "Content cache lookups by result (hit, miss)."}, []string{"registry", "result"}),
-		ResyncRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "resync_runs_total",
+		resyncRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "resync_runs_total",
 			Help: "Reconciliation runs by result."}, []string{"result"}),
-		ResyncDrift: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "resync_drift_total",
+		resyncDrift: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "resync_drift_total",
 			Help: "Tags found out of step with the registry, by kind (missing, stale)."}, []string{"registry", "kind"}),
-		ResyncFixed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "resync_fixed_total",
+		resyncFixed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "resync_fixed_total",
 			Help: "Drifted tags queued for repair by reconciliation."}, []string{"registry"}),
-		ResyncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "resync_duration_seconds",
+		resyncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "resync_duration_seconds",
 			Help: "Duration of reconciliation runs.", Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 10)}),
-		ResyncLastEnd: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "resync_last_success_timestamp_seconds",
+		resyncLastEnd: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "resync_last_success_timestamp_seconds",
 			Help: "Unix time of the last successful reconciliation."}),
-		Leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "leader",
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "leader",
 			Help: "1 when this replica processes events (leader, or leader election off)."}),
-		RejectedLogDrop: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "rejected_logs_suppressed_total",
+		rejectedLogDrop: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "rejected_logs_suppressed_total",
 			Help: "Log lines about rejected requests dropped by the rate limiter."}),
-		MetadataEmpty: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "image_metadata_empty_total",
+		metadataEmpty: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "image_metadata_empty_total",
 			Help: "Images mapped with empty dockerImageMetadata because their config does not decode as the API server decodes it."}, []string{"registry"}),
-		ChildFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "child_image_failures_total",
+		childFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "child_image_failures_total",
 			Help: "Manifest list children whose Image could not be created (createChildImages); the list is mapped anyway."}, []string{"registry"}),
-		JournalQuarantined: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "journal_quarantined_records",
+		journalQuarantined: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "journal_quarantined_records",
 			Help: "Damaged journal records moved aside to the quarantine bucket (kept for inspection)."}),
-		FailedEvicted: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "failed_events_evicted",
+		failedEvicted: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "failed_events_evicted",
 			Help: "Failed-list entries dropped by its bound since start (oldest first)."}),
-		WorkersStalled: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "workers_stalled",
+		workersStalled: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "workers_stalled",
 			Help: "1 while events wait and no worker has finished one for longer than the stall limit."}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
 		Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
 	for _, c := range []prometheus.Collector{
-		m.Notifications, m.Events, m.Skipped, m.Mappings, m.Failures, m.Retries, m.QueueDepth, m.QueueCapacity,
-		m.JournalBytes, m.FailedEvents, m.AckDuration, m.PushToMapped, m.FetchDuration, m.APIDuration,
-		m.CacheRequests, m.ResyncRuns, m.ResyncDrift, m.ResyncFixed, m.ResyncDuration, m.ResyncLastEnd,
-		m.Leader, m.RejectedLogDrop, m.MetadataEmpty, m.ChildFailures, m.WorkersStalled,
-		m.JournalQuarantined, m.FailedEvicted, buildInfo,
+		m.notifications, m.events, m.skipped, m.mappings, m.failures, m.retries, m.queueDepth, m.queueCapacity,
+		m.journalBytes, m.failedEvents, m.ackDuration, m.pushToMapped, m.fetchDuration, m.apiDuration,
+		m.cacheRequests, m.resyncRuns, m.resyncDrift, m.resyncFixed, m.resyncDuration, m.resyncLastEnd,
+		m.leader, m.rejectedLogDrop, m.metadataEmpty, m.childFailures, m.workersStalled,
+		m.journalQuarantined, m.failedEvicted, buildInfo,
 	} {
 		f(c)
 	}
 	// Standard names (go_*, process_*), as the usual Go and process dashboards and alerts expect.
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	m.precreate(registries)
+	m.precreate()
 	return m
 }
 
-func (m *Metrics) precreate(registries []string) {
-	for _, r := range registries {
+func (m *Metrics) precreate() {
+	for _, r := range m.labels.Registries {
 		for _, c := range Codes {
-			m.Notifications.WithLabelValues(r, c)
+			m.notifications.WithLabelValues(r, c)
 		}
 		for _, a := range Actions {
 			for _, o := range EventOutcomes {
-				m.Events.WithLabelValues(r, a, o)
+				m.events.WithLabelValues(r, a, o)
 			}
 		}
-		for _, s := range SkipReasons {
-			m.Skipped.WithLabelValues(r, s)
+		for _, s := range m.labels.SkipReasons {
+			m.skipped.WithLabelValues(r, s)
 		}
 		for _, res := range []string{"mapped", "failed"} {
-			m.Mappings.WithLabelValues(r, res)
+			m.mappings.WithLabelValues(r, res)
 		}
-		for _, f := range FailureReasons {
-			m.Failures.WithLabelValues(r, f)
+		for _, f := range m.labels.FailureReasons {
+			m.failures.WithLabelValues(r, f)
 		}
 		for _, s := range FetchStages {
 			for _, res := range []string{"ok", "error"} {
-				m.FetchDuration.WithLabelValues(r, s, res)
+				m.fetchDuration.WithLabelValues(r, s, res)
 			}
 		}
 		for _, res := range []string{"hit", "miss"} {
-			m.CacheRequests.WithLabelValues(r, res)
+			m.cacheRequests.WithLabelValues(r, res)
 		}
 		for _, k := range DriftKinds {
-			m.ResyncDrift.WithLabelValues(r, k)
+			m.resyncDrift.WithLabelValues(r, k)
 		}
-		m.ResyncFixed.WithLabelValues(r)
-		m.MetadataEmpty.WithLabelValues(r)
-		m.ChildFailures.WithLabelValues(r)
-		m.AckDuration.WithLabelValues(r)
-		m.PushToMapped.WithLabelValues(r)
+		m.resyncFixed.WithLabelValues(r)
+		m.metadataEmpty.WithLabelValues(r)
+		m.childFailures.WithLabelValues(r)
+		m.ackDuration.WithLabelValues(r)
+		m.pushToMapped.WithLabelValues(r)
 	}
-	for _, s := range Stages {
-		for _, r := range RetryReasons {
-			m.Retries.WithLabelValues(s, r)
+	for _, s := range m.labels.Stages {
+		for _, r := range m.labels.RetryReasons {
+			m.retries.WithLabelValues(s, r)
 		}
 	}
 	for _, op := range APIOperations {
 		for _, cc := range []string{"2xx", "4xx", "5xx", "error"} {
-			m.APIDuration.WithLabelValues(op, cc)
+			m.apiDuration.WithLabelValues(op, cc)
 		}
 	}
 	for _, r := range []string{"success", "error"} {
-		m.ResyncRuns.WithLabelValues(r)
+		m.resyncRuns.WithLabelValues(r)
 	}
 }
 
-// Action maps an event action onto the closed set.
-func Action(a string) string {
-	switch a {
-	case "push", "pull", "mount", "delete":
-		return a
-	}
-	return "other"
+// Handler serves the metrics of g in the Prometheus text format.
+func Handler(g prometheus.Gatherer) http.Handler {
+	return promhttp.HandlerFor(g, promhttp.HandlerOpts{})
 }

@@ -8,14 +8,26 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/authn"
 
-	"github.com/imagestream-bridge/imagestream-bridge/config"
+	"github.com/imagestream-bridge/imagestream-bridge/reload"
 )
 
 // authenticator picks basic credentials, a docker config.json entry, or anonymous.
-func authenticator(r config.Registry, host string) (authn.Authenticator, error) {
+func authenticator(r Config, host string) (authn.Authenticator, error) {
 	switch {
+	case r.Username != "" && r.PasswordFile != "":
+		pass, err := reload.New(0, func() (string, error) {
+			p, err := os.ReadFile(r.PasswordFile)
+			if err != nil {
+				return "", fmt.Errorf("read passwordFile: %w", err)
+			}
+			return strings.TrimSpace(string(p)), nil
+		}, r.PasswordFile)
+		if err != nil {
+			return nil, fmt.Errorf("read passwordFile: %w", err)
+		}
+		return &basic{user: r.Username, pass: pass.Get}, nil
 	case r.Username != "":
-		return &fileBasic{user: r.Username, pass: r.Password, file: r.PasswordFile}, nil
+		return &basic{user: r.Username, pass: func() string { return r.Password }}, nil
 	case r.DockerConfigFile != "":
 		b, err := os.ReadFile(r.DockerConfigFile)
 		if err != nil {
@@ -37,18 +49,13 @@ func authenticator(r config.Registry, host string) (authn.Authenticator, error) 
 	return authn.Anonymous, nil
 }
 
-// fileBasic is basic auth whose password is re-read from its file on every
-// token exchange, so a rotated Secret takes effect without a restart.
-type fileBasic struct{ user, pass, file string }
+// basic is basic auth whose password is asked for on every token exchange:
+// a password file's rotation takes effect without a restart.
+type basic struct {
+	user string
+	pass func() string
+}
 
-func (b *fileBasic) Authorization() (*authn.AuthConfig, error) {
-	pass := b.pass
-	if b.file != "" {
-		p, err := os.ReadFile(b.file)
-		if err != nil {
-			return nil, fmt.Errorf("read passwordFile: %w", err)
-		}
-		pass = strings.TrimSpace(string(p))
-	}
-	return &authn.AuthConfig{Username: b.user, Password: pass}, nil
+func (b *basic) Authorization() (*authn.AuthConfig, error) {
+	return &authn.AuthConfig{Username: b.user, Password: b.pass()}, nil
 }

@@ -13,17 +13,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
 
 const testDigest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
 
-func newClient(t *testing.T, r config.Registry, opts Options) *Client {
+func newClient(t *testing.T, r Config, opts Options) *Client {
 	t.Helper()
-	if r.Name == "" {
-		r.Name = "r"
-	}
 	c, err := New(r, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -65,7 +61,7 @@ func TestFetchDeadline(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := newClient(t, config.Registry{URL: srv.URL, FetchTimeout: config.Duration{Duration: time.Second}}, Options{})
+	c := newClient(t, Config{URL: srv.URL, FetchTimeout: time.Second}, Options{})
 	for name, call := range map[string]func() error{
 		"fetch": func() error {
 			_, err := c.Fetch(context.Background(), "a/b", testDigest, func(string) bool { return true })
@@ -134,7 +130,7 @@ func TestTokenHostRefused(t *testing.T) {
 	other := rec.server()
 	defer other.Close()
 	_, port, _ := net.SplitHostPort(other.Listener.Addr().String())
-	creds := config.Registry{Username: "robot", Password: "s3cret"}
+	creds := Config{Username: "robot", Password: "s3cret"}
 
 	for _, tc := range []struct {
 		name, realm string
@@ -199,7 +195,7 @@ func TestOwnTokenEndpoint(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := newClient(t, config.Registry{URL: srv.URL, Username: "robot", Password: "s3cret"}, Options{})
+	c := newClient(t, Config{URL: srv.URL, Username: "robot", Password: "s3cret"}, Options{})
 	_, err := c.Fetch(context.Background(), "a/b", testDigest, func(string) bool { return true })
 	if StatusCode(err) != http.StatusNotFound || tokenRequests == 0 {
 		t.Fatalf("fetch through the registry's own token endpoint: %v (%d token requests)", err, tokenRequests)
@@ -246,7 +242,7 @@ func TestEndlessListings(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c := newClient(t, config.Registry{URL: srv.URL}, Options{})
+	c := newClient(t, Config{URL: srv.URL}, Options{})
 	for name, call := range map[string]func() error{
 		"catalog":      func() error { _, err := c.Repositories(context.Background()); return err },
 		"tags":         func() error { _, err := c.Tags(context.Background(), "a/b"); return err },
@@ -280,7 +276,7 @@ func TestCacheKeyedByRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, _ := img.Digest()
-	c := newClient(t, config.Registry{URL: reg.URL}, Options{})
+	c := newClient(t, Config{URL: reg.URL}, Options{})
 	isImage := func(string) bool { return true }
 	if _, err := c.Fetch(context.Background(), "other/app", d.String(), isImage); err != nil {
 		t.Fatal(err)
@@ -338,7 +334,7 @@ func TestPlainHTTPRegistryNeverTriesHTTPS(t *testing.T) {
 	go srv.Serve(rec)
 	defer srv.Close()
 	url := "http://" + ln.Addr().String()
-	c := newClient(t, config.Registry{URL: url}, Options{})
+	c := newClient(t, Config{URL: url}, Options{})
 	if _, err := c.Resolve(context.Background(), "a/b", "v1"); StatusCode(err) != http.StatusNotFound {
 		t.Fatalf("resolve: %v", err)
 	}
@@ -351,7 +347,7 @@ func TestPlainHTTPRegistryNeverTriesHTTPS(t *testing.T) {
 	rec.mu.Unlock()
 
 	srv.Close()
-	c = newClient(t, config.Registry{URL: url}, Options{})
+	c = newClient(t, Config{URL: url}, Options{})
 	_, err = c.Fetch(context.Background(), "a/b", testDigest, func(string) bool { return true })
 	if err == nil || strings.Contains(err.Error(), "https://") || !strings.Contains(err.Error(), "http://") {
 		t.Fatalf("down plain-HTTP registry: %v, want an error naming only http://", err)
@@ -363,7 +359,7 @@ func TestPlainHTTPRegistryNeverTriesHTTPS(t *testing.T) {
 // index.docker.io), so none of its requests look like a token request to
 // another host.
 func TestGuardKnowsTheLibrarysHost(t *testing.T) {
-	c := newClient(t, config.Registry{URL: "https://docker.io"}, Options{})
+	c := newClient(t, Config{URL: "https://docker.io"}, Options{})
 	req, _ := http.NewRequest(http.MethodGet, "https://index.docker.io/v2/", nil)
 	if c.guard.host != "index.docker.io" || c.guard.otherHost(req) != nil {
 		t.Fatalf("guard host %q", c.guard.host)

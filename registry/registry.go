@@ -22,8 +22,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sync/singleflight"
-
-	"github.com/imagestream-bridge/imagestream-bridge/config"
 )
 
 // Errors a fetch can end in; the bridge classifies them as permanent.
@@ -63,9 +61,32 @@ type Options struct {
 	MaxTags int
 }
 
+// Config is where a registry is and how to reach it.
+type Config struct {
+	// URL is the registry's base URL (scheme and host); every request goes there.
+	URL string
+	// CAFile verifies the registry's TLS certificate. Default: system roots.
+	CAFile string
+	// InsecureSkipTLSVerify disables TLS verification. Default false.
+	InsecureSkipTLSVerify bool
+	// RedirectHosts may receive redirected blob downloads. Default: none.
+	RedirectHosts []string
+	// TokenHosts may receive the credentials as token endpoints. Default: the registry's own host only.
+	TokenHosts []string
+	// Username with Password or PasswordFile authenticates pulls. Default: anonymous.
+	Username, Password string
+	// PasswordFile is re-read when it changes, so a rotated Secret applies without a restart.
+	PasswordFile string
+	// DockerConfigFile is a docker config.json with credentials for the registry host.
+	DockerConfigFile string
+	// Repositories, when set, is listed instead of the catalog API.
+	Repositories []string
+	// FetchTimeout bounds one fetch, one tag lookup and one listing page. Default 10s.
+	FetchTimeout time.Duration
+}
+
 // Client fetches from one registry.
 type Client struct {
-	name     string
 	reg      name.Registry
 	puller   *remote.Puller
 	cache    *cache
@@ -84,8 +105,8 @@ type Content struct {
 	Config    []byte
 }
 
-// New builds a Client for the registry configuration r.
-func New(r config.Registry, opts Options) (*Client, error) {
+// New builds a Client for the registry r.
+func New(r Config, opts Options) (*Client, error) {
 	if opts.ManifestLimit == 0 {
 		opts.ManifestLimit = 4 << 20
 	}
@@ -142,19 +163,16 @@ func New(r config.Registry, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create puller: %w", err)
 	}
-	timeout := r.FetchTimeout.Duration
+	timeout := r.FetchTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	c := &Client{name: r.Name, reg: reg, puller: puller, opts: opts, repoList: r.Repositories, timeout: timeout, guard: g}
+	c := &Client{reg: reg, puller: puller, opts: opts, repoList: r.Repositories, timeout: timeout, guard: g}
 	if opts.CacheBytes > 0 {
 		c.cache = newCache(opts.CacheBytes)
 	}
 	return c, nil
 }
-
-// Name is the registry's configured name.
-func (c *Client) Name() string { return c.name }
 
 // Fetch returns the manifest of repository@dgst and, for an image manifest,
 // its config blob. Both are verified against their digests. The whole fetch

@@ -35,27 +35,14 @@ func StartAPI() *API {
 	return &API{Emulator: e, URL: srv.URL, server: srv}
 }
 
-// NewAPI serves a fresh emulator on ln.
-func NewAPI(ln net.Listener) *API {
-	e := emulator.New()
-	srv := httptest.NewUnstartedServer(e)
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	return &API{Emulator: e, URL: srv.URL, server: srv}
-}
-
 // Close stops the emulator.
 func (a *API) Close() { a.server.Close() }
 
 // WriteKubeconfig writes DIR/kubeconfig for the emulator and returns its path.
 func (a *API) WriteKubeconfig(dir string) (string, error) {
 	p := filepath.Join(dir, "kubeconfig")
-	return p, a.WriteKubeconfigFile(p)
+	return p, emulator.WriteKubeconfig(a.URL, p)
 }
-
-// WriteKubeconfigFile writes a kubeconfig for the emulator to p.
-func (a *API) WriteKubeconfigFile(p string) error { return emulator.WriteKubeconfig(a.URL, p) }
 
 // FreeAddr returns a loopback address with a free port.
 func FreeAddr() (string, error) {

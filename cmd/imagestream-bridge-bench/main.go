@@ -407,9 +407,7 @@ func (b *bench) bridgeRun(ctx context.Context, workload string, c int, journal b
 	}
 	defer cleanup()
 	logf("bridge  %-8s C=%-3d journal=%-3s %d events", workload, c, r.journal, len(evs))
-	t, err := startInProcess(ctx, func(listen string) string {
-		return bridgeConfig(listen, b.fx.reg.URL, kc, dataDir, qps)
-	})
+	t, err := startInProcess(ctx, b.fx.reg.URL, kc, dataDir, qps)
 	if err != nil {
 		r.err = err
 		return r
@@ -447,9 +445,7 @@ func (b *bench) pacedRun(ctx context.Context, workload string, journal bool) res
 	}
 	defer cleanup()
 	logf("paced   %s %.0f/s for %s journal=%s (%d events)", workload, b.opts.rate, b.opts.paced, r.journal, n)
-	t, err := startInProcess(ctx, func(listen string) string {
-		return bridgeConfig(listen, b.fx.reg.URL, kc, dataDir, b.opts.qps)
-	})
+	t, err := startInProcess(ctx, b.fx.reg.URL, kc, dataDir, b.opts.qps)
 	if err != nil {
 		r.err = err
 		return r
@@ -499,7 +495,12 @@ func (b *bench) burstRun(ctx context.Context, journal bool, c int) burstResult {
 	if b.opts.profileDir != "" {
 		prof, _ = filepath.Abs(filepath.Join(b.opts.profileDir, "burst-child-journal-"+br.journal+".pprof"))
 	}
-	t, err := startChild(ctx, dir, bridgeConfig("127.0.0.1:0", b.fx.reg.URL, kc, dataDir, b.opts.qps), prof, b.opts.childMemLimit)
+	cfg, err := bridgeConfig(b.fx.reg.URL, kc, dataDir, b.opts.qps)
+	if err != nil {
+		br.err = err
+		return br
+	}
+	t, err := startChild(ctx, dir, cfg, prof, b.opts.childMemLimit)
 	if err != nil {
 		br.err = err
 		return br

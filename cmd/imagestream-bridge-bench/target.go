@@ -20,8 +20,11 @@ import (
 	"syscall"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/imagestream-bridge/imagestream-bridge/app"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
+	"github.com/imagestream-bridge/imagestream-bridge/sandbox/loopback"
 )
 
 const (
@@ -39,20 +42,19 @@ type target interface {
 	stop() error
 }
 
-// bridgeConfig renders the bridge's YAML configuration. qps <= 0 keeps the
+// bridgeConfig builds the bridge's configuration. qps <= 0 keeps the
 // defaults of openshift.qps and openshift.burst.
-func bridgeConfig(listen, registryURL, kubeconfig, dataDir string, qps int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "listenAddress: %q\n", listen)
-	if dataDir != "" {
-		fmt.Fprintf(&b, "dataDir: %q\n", dataDir)
+func bridgeConfig(registryURL, kubeconfig, dataDir string, qps int) (*config.Config, error) {
+	c := &config.Config{
+		ListenAddress: "127.0.0.1:0",
+		DataDir:       dataDir,
+		Registries:    []config.Registry{{Name: registryName, URL: registryURL, WebhookToken: webhookToken}},
+		OpenShift:     config.OpenShift{Kubeconfig: kubeconfig},
 	}
-	fmt.Fprintf(&b, "registries:\n  - name: %s\n    url: %s\n    webhookToken: %s\n", registryName, registryURL, webhookToken)
-	fmt.Fprintf(&b, "openshift:\n  kubeconfig: %q\n", kubeconfig)
 	if qps > 0 {
-		fmt.Fprintf(&b, "  qps: %d\n  burst: %d\n", qps, qps)
+		c.OpenShift.QPS, c.OpenShift.Burst = float32(qps), qps
 	}
-	return b.String()
+	return c, c.Complete()
 }
 
 // benchLogger logs at info in JSON, as serve does by default, into io.Discard:
@@ -61,62 +63,27 @@ func benchLogger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
-// inProcess runs app.Serve in this process on a loopback listener.
-type inProcess struct {
-	base   string
-	cancel context.CancelFunc
-	done   chan error
-}
+// inProcess runs the bridge (app.Serve) in this process on a loopback listener.
+type inProcess struct{ b *loopback.Bridge }
 
-func startInProcess(ctx context.Context, cfgYAML func(listen string) string) (*inProcess, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+// startInProcess starts it with the configuration of bridgeConfig.
+func startInProcess(ctx context.Context, registryURL, kubeconfig, dataDir string, qps int) (*inProcess, error) {
+	cfg, err := bridgeConfig(registryURL, kubeconfig, dataDir, qps)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Parse([]byte(cfgYAML(ln.Addr().String())))
+	b, err := loopback.ServeBridge(ctx, cfg, benchLogger(), nil, "", nil)
 	if err != nil {
-		ln.Close()
 		return nil, err
 	}
-	bctx, cancel := context.WithCancel(ctx)
-	p := &inProcess{base: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
-	go func() { p.done <- app.Serve(bctx, cfg, benchLogger(), ln) }()
-	if err := waitReady(ctx, p.base, p.done); err != nil {
-		cancel()
-		return nil, err
-	}
-	return p, nil
+	return &inProcess{b: b}, nil
 }
 
-func (p *inProcess) url() string { return p.base }
+func (p *inProcess) url() string { return p.b.URL }
 
 func (p *inProcess) stats(gc, light bool) (procStats, error) { return readProcStats(gc, light), nil }
 
-func (p *inProcess) stop() error {
-	p.cancel()
-	return <-p.done
-}
-
-func waitReady(ctx context.Context, base string, done <-chan error) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	for {
-		resp, err := http.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		select {
-		case err := <-done:
-			return fmt.Errorf("bridge ended before it was ready: %v", err)
-		case <-ctx.Done():
-			return fmt.Errorf("bridge not ready: %w", ctx.Err())
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
+func (p *inProcess) stop() error { return p.b.Close() }
 
 // child runs the bridge alone in a child process (this binary with
 // -child-bridge), so that its peak RSS, CPU and allocations are its own.
@@ -128,13 +95,17 @@ type child struct {
 	done  chan error
 }
 
-func startChild(ctx context.Context, dir, cfgYAML, cpuprofile, memLimit string) (*child, error) {
+func startChild(ctx context.Context, dir string, cfg *config.Config, cpuprofile, memLimit string) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
+	cfgYAML, err := yaml.Marshal(cfg)
+	if err != nil {
+		return nil, err
+	}
 	cfgFile := filepath.Join(dir, "bridge.yaml")
-	if err := os.WriteFile(cfgFile, []byte(cfgYAML), 0o600); err != nil {
+	if err := os.WriteFile(cfgFile, cfgYAML, 0o600); err != nil {
 		return nil, err
 	}
 	args := []string{"-child-bridge", cfgFile}
@@ -158,6 +129,7 @@ func startChild(ctx context.Context, dir, cfgYAML, cpuprofile, memLimit string) 
 		return nil, err
 	}
 	c := &child{cmd: cmd, stdin: stdin, done: make(chan error, 1)}
+	exited := make(chan struct{})
 	lines := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -167,6 +139,7 @@ func startChild(ctx context.Context, dir, cfgYAML, cpuprofile, memLimit string) 
 		close(lines)
 		_, _ = io.Copy(io.Discard, stdout)
 		c.done <- cmd.Wait()
+		close(exited)
 	}()
 	select {
 	case line, ok := <-lines:
@@ -180,7 +153,7 @@ func startChild(ctx context.Context, dir, cfgYAML, cpuprofile, memLimit string) 
 		_ = cmd.Process.Kill()
 		return nil, errors.New("child bridge did not start within 30s")
 	}
-	if err := waitReady(ctx, c.base, c.done); err != nil {
+	if err := loopback.WaitReady(ctx, nil, c.base, exited); err != nil {
 		_ = c.stop()
 		return nil, err
 	}

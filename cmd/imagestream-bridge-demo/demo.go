@@ -26,14 +26,14 @@ func demo(ctx context.Context, verbose bool, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	defer func() {
-		if serr := st.stop(); err == nil {
+		if serr := st.Close(); err == nil {
 			err = serr
 		}
 	}()
-	api, reg := st.api, st.reg
+	api, reg := st.API, st.Registry
 	fmt.Fprintf(stdout, "registry   %s (distribution v3, in memory)\n", reg.URL)
 	fmt.Fprintf(stdout, "api server %s (OpenShift image-API emulator)\n", api.URL)
-	fmt.Fprintf(stdout, "bridge     %s/notifications/demo\n\n", st.bridgeURL)
+	fmt.Fprintf(stdout, "bridge     %s/notifications/demo\n\n", st.Bridge.URL)
 
 	img, err := sandbox.RandomImage(3, false, "amd64")
 	if err != nil {

@@ -6,6 +6,8 @@ import (
 	"text/template"
 
 	"github.com/spf13/cobra"
+
+	"github.com/imagestream-bridge/imagestream-bridge/sandbox/loopback"
 )
 
 func newUpCommand() *cobra.Command {
@@ -29,12 +31,12 @@ memory and is gone when it stops.`,
 				return err
 			}
 			if err := printUp(cmd.OutOrStdout(), st); err != nil {
-				st.stop()
+				st.Close()
 				return err
 			}
 			<-ctx.Done()
 			fmt.Fprintln(cmd.OutOrStdout(), "stopping")
-			return st.stop()
+			return st.Close()
 		},
 	}
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "show the bridge's log")
@@ -60,9 +62,9 @@ Read the image stream and its tags:
 Ctrl-C stops everything.
 `))
 
-func printUp(w io.Writer, st *stack) error {
+func printUp(w io.Writer, st *loopback.Stack) error {
 	return upText.Execute(w, map[string]string{
-		"Registry": st.reg.URL, "Host": st.reg.Host, "API": st.api.URL, "Bridge": st.bridgeURL,
-		"Kubeconfig": st.kubeconfig,
+		"Registry": st.Registry.URL, "Host": st.Registry.Host, "API": st.API.URL, "Bridge": st.Bridge.URL,
+		"Kubeconfig": st.Kubeconfig,
 	})
 }

@@ -86,7 +86,7 @@ func check(ctx context.Context, promBin, dashboardFile, rulesFile string, logOut
 	defer os.RemoveAll(dir)
 
 	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	st, err := startStack(ctx, dir, log)
+	st, err := startStack(ctx, log)
 	if err != nil {
 		return fmt.Errorf("start bridge: %w", err)
 	}

@@ -1,4 +1,4 @@
-package bridge_test
+package e2e_test
 
 import (
 	"crypto/ecdsa"

@@ -1,17 +1,19 @@
-package bridge_test
+package e2e_test
 
 import (
 	"bytes"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/imagestream-bridge/imagestream-bridge/config"
 )
 
 // TestWebhookAnswers drives the webhook contract: every hostile or malformed
 // request gets a clear error and nothing is mapped; every well-formed
 // envelope from an authenticated registry gets a 2xx, skipped or not.
 func TestWebhookAnswers(t *testing.T) {
-	e := startEnv(t, envOpts{extra: "namespaces: [team, \"ci-*\"]"})
+	e := startEnv(t, envOpts{configure: func(c *config.Config) { c.Registries[0].Namespaces = []string{"team", "ci-*"} }})
 	digest := e.push("team/app", "v1", randomImage(t, 1, false))
 	const mt = "application/vnd.docker.distribution.manifest.v2+json"
 	good := envelope(event("good-1", "team/app", "v1", digest, mt))
@@ -105,7 +107,7 @@ func TestWebhookAnswers(t *testing.T) {
 
 // TestMappingRules routes deep repositories with strip-prefix, fixed-namespace and join rules.
 func TestMappingRules(t *testing.T) {
-	e := startEnv(t, envOpts{extra: "mapping: {stripPrefix: mirror, join: \"-\"}"})
+	e := startEnv(t, envOpts{configure: func(c *config.Config) { c.Registries[0].Mapping = config.Mapping{StripPrefix: "mirror", Join: "-"} }})
 	const mt = "application/vnd.docker.distribution.manifest.v2+json"
 	d := e.push("mirror/team/group/app", "v1", randomImage(t, 1, false))
 	if a := e.notify(event("m1", "mirror/team/group/app", "v1", d, mt)); a.status != 202 {

@@ -1,4 +1,4 @@
-package bridge_test
+package e2e_test
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
 
@@ -20,7 +21,7 @@ func TestE2EManagedImagesSecondStreamPointsAtInternalRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(internal.Close)
-	e := startEnv(t, envOpts{notify: true, openshift: "managedImages: true"})
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) { c.OpenShift.ManagedImages = true }})
 	e.api.SetInternalRegistry(internal.Host)
 
 	img := randomImage(t, 1, false)

@@ -1,4 +1,4 @@
-package bridge
+package webhook
 
 import (
 	"bytes"
@@ -12,9 +12,7 @@ import (
 
 	"github.com/distribution/distribution/v3/notifications"
 
-	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
-	"github.com/imagestream-bridge/imagestream-bridge/registry"
+	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
 
 // Content types a sender may use for an envelope.
@@ -38,8 +36,9 @@ func acceptableContentType(ct string) bool {
 	return err == nil && envelopeTypes[mt]
 }
 
-// decodeEnvelope parses a body into events; any error means a malformed envelope.
-func decodeEnvelope(body []byte) ([]notifications.Event, error) {
+// decodeEnvelope parses a distribution envelope into events; any error means
+// a malformed envelope. {} is well-formed and has no events (a probe).
+func decodeEnvelope(body []byte) ([]event.Event, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var env envelope
 	if err := dec.Decode(&env); err != nil {
@@ -49,12 +48,39 @@ func decodeEnvelope(body []byte) ([]notifications.Event, error) {
 		return nil, errors.New("decode envelope: trailing data after the JSON object")
 	}
 	if env.Events == nil {
-		return nil, nil // {} is a well-formed envelope without events (a probe)
+		return nil, nil
 	}
 	if len(*env.Events) > maxEvents {
 		return nil, fmt.Errorf("decode envelope: %d events, at most %d", len(*env.Events), maxEvents)
 	}
-	return *env.Events, nil
+	out := make([]event.Event, len(*env.Events))
+	for i, ev := range *env.Events {
+		out[i] = event.Event{
+			ID:         eventID(ev.ID),
+			Action:     action(ev.Action),
+			Repository: ev.Target.Repository,
+			Tag:        ev.Target.Tag,
+			Digest:     ev.Target.Digest.String(),
+			MediaType:  ev.Target.MediaType,
+			Timestamp:  ev.Timestamp,
+		}
+	}
+	return out, nil
+}
+
+// action maps distribution's actions onto event's.
+func action(a string) string {
+	switch a {
+	case notifications.EventActionPush:
+		return event.Push
+	case notifications.EventActionPull:
+		return event.Pull
+	case notifications.EventActionMount:
+		return event.Mount
+	case notifications.EventActionDelete:
+		return event.Delete
+	}
+	return event.Other
 }
 
 // maxEventID is the longest event id kept as it is; distribution's ids are
@@ -68,39 +94,4 @@ func eventID(id string) string {
 	}
 	sum := sha256.Sum256([]byte(id))
 	return "sha256:" + hex.EncodeToString(sum[:])
-}
-
-// toJob turns a well-formed event into a job, or names why it is skipped.
-func toJob(regName string, rt router, ev *notifications.Event) (*journal.Job, string) {
-	t := &ev.Target
-	switch {
-	case ev.Action != notifications.EventActionPush:
-		return nil, "not_push"
-	case !mapping.IsManifest(t.MediaType):
-		return nil, "not_manifest"
-	case t.Tag == "":
-		return nil, "untagged"
-	}
-	if !registry.ValidRepository(t.Repository) || !registry.ValidTag(t.Tag) {
-		return nil, "invalid_name"
-	}
-	if _, err := registry.ParseDigest(t.Digest.String()); err != nil {
-		return nil, "invalid_name"
-	}
-	route, reason := rt.route(t.Repository)
-	if reason != "" {
-		return nil, reason
-	}
-	return &journal.Job{
-		ID:         eventID(ev.ID),
-		Registry:   regName,
-		Repository: t.Repository,
-		Namespace:  route.Namespace,
-		Stream:     route.Stream,
-		Tag:        t.Tag,
-		Digest:     t.Digest.String(),
-		MediaType:  t.MediaType,
-		PushedAt:   ev.Timestamp,
-		Source:     "notification",
-	}, ""
 }

@@ -1,4 +1,4 @@
-package bridge_test
+package e2e_test
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/emulator"
 )
 
@@ -14,7 +15,7 @@ import (
 // own backoff (reason throttled) instead of client-go sleeping inside the
 // call until the request timeout (reason timeout).
 func TestThrottledAPIHoldsNoWorker(t *testing.T) {
-	e := startEnv(t, envOpts{notify: true, openshift: "timeout: 1s"})
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) { c.OpenShift.Timeout = ms(1000) }})
 	f := &emulator.Fault{Method: "POST", PathContains: "imagestreammappings", Status: 429, RetryAfter: 2, Times: 1}
 	e.api.Inject(f)
 	start := time.Now()
@@ -58,7 +59,10 @@ func TestSlowRegistryDoesNotStallOthers(t *testing.T) {
 	}))
 	defer drip.Close()
 	defer close(done)
-	e := startEnv(t, envOpts{notify: true, top: "workers: 2", otherURL: drip.URL, otherExtra: "fetchTimeout: 20s"})
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) {
+		c.Workers = 2
+		c.Registries[1].URL, c.Registries[1].FetchTimeout = drip.URL, ms(20000)
+	}})
 	digest := "sha256:" + strings.Repeat("ab", 32)
 	for i := range 4 {
 		a := e.post("other", "Bearer other-token", eventsType, envelope(event("slow"+string(rune('a'+i)), "slow/app"+string(rune('a'+i)), "v1", digest, schema2)))

@@ -1,4 +1,8 @@
-package bridge
+// Package openshift is the bridge's client of the OpenShift image API: it
+// creates ImageStreamMappings, image streams and Images and lists image
+// streams, with client-go, reporting a server's Retry-After to the caller
+// instead of sleeping on it. It imports nothing of ours.
+package openshift
 
 import (
 	"context"
@@ -16,19 +20,28 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
-
-	"github.com/imagestream-bridge/imagestream-bridge/config"
 )
 
-// API is the bridge's view of the OpenShift image API.
+// API is a client of the OpenShift image API.
 type API struct {
 	images  imageclient.Interface
 	observe func(op string, code int, d time.Duration)
 }
 
+// Options configure the client of RESTConfig.
+type Options struct {
+	// Kubeconfig is a kubeconfig file; empty means the in-cluster service account.
+	Kubeconfig string
+	// QPS and Burst bound the request rate (client-go's limiter).
+	QPS   float32
+	Burst int
+	// Timeout bounds each request; 0 means none.
+	Timeout time.Duration
+}
+
 // RESTConfig builds a client configuration from a kubeconfig path or, when it
-// is empty, the in-cluster service account; QPS, burst and timeout come from config.
-func RESTConfig(c config.OpenShift) (*rest.Config, error) {
+// is empty, the in-cluster service account, with the rate and timeout of c.
+func RESTConfig(c Options) (*rest.Config, error) {
 	var rc *rest.Config
 	var err error
 	if c.Kubeconfig != "" {
@@ -39,7 +52,7 @@ func RESTConfig(c config.OpenShift) (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load kubernetes client config: %w", err)
 	}
-	rc.QPS, rc.Burst, rc.Timeout = c.QPS, c.Burst, c.Timeout.Duration
+	rc.QPS, rc.Burst, rc.Timeout = c.QPS, c.Burst, c.Timeout
 	// With nothing transport-specific set, client-go falls back to http.DefaultTransport
 	// for plain-HTTP servers (2 idle connections per host): naming the proxy function
 	// makes it build its own pooled transport, the same as for HTTPS servers.
@@ -75,7 +88,7 @@ type retryAfterKey struct{}
 
 type retryAfterSink struct{ after atomic.Int64 }
 
-// throttledError carries a server's Retry-After to classify.
+// throttledError carries a server's Retry-After to the caller's classifier.
 type throttledError struct {
 	after time.Duration
 	err   error
@@ -83,6 +96,9 @@ type throttledError struct {
 
 func (e *throttledError) Error() string { return e.err.Error() }
 func (e *throttledError) Unwrap() error { return e.err }
+
+// RetryAfter is how long the server asked the caller to wait.
+func (e *throttledError) RetryAfter() time.Duration { return e.after }
 
 // withRetryAfter runs call with a context that collects a Retry-After answer
 // and attaches it to the returned error.
@@ -181,14 +197,4 @@ func (a *API) ListStreams(ctx context.Context, namespace string) ([]imagev1.Imag
 		}
 		opts.Continue = list.Continue
 	}
-}
-
-// streamMissing reports a mapping 404 that names the image stream (not the namespace).
-func streamMissing(err error) bool {
-	var st apierrors.APIStatus
-	if !errors.As(err, &st) || st.Status().Code != http.StatusNotFound {
-		return false
-	}
-	d := st.Status().Details
-	return d != nil && d.Kind == "imagestreammappings"
 }

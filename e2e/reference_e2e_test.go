@@ -1,10 +1,11 @@
-package bridge_test
+package e2e_test
 
 import (
 	"net/http"
 	"testing"
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
+	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
 
@@ -12,7 +13,7 @@ import (
 // reference must still name the repository the registry holds, so that a pull
 // of it (what a pod does) finds the manifest (issue 9 item 1).
 func TestE2EReferenceUnderJoinRule(t *testing.T) {
-	e := startEnv(t, envOpts{notify: true, extra: `mapping: {join: "-"}`})
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) { c.Registries[0].Mapping.Join = "-" }})
 	idx, err := sandbox.RandomIndex(true, "amd64", "arm64")
 	if err != nil {
 		t.Fatal(err)

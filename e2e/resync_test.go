@@ -1,14 +1,15 @@
-package bridge_test
+package e2e_test
 
 import (
 	"bytes"
-	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/imagestream-bridge/imagestream-bridge/app"
+	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
 
@@ -29,11 +30,7 @@ func TestResyncRepairsLostEvents(t *testing.T) {
 	e.push("deep/a/b", "x", randomImage(t, 1, false))                // unmapped: never planned
 	before := e.api.MappingCount.Load()
 
-	cfgFile := writeFile(t, t.TempDir(), "config.yaml", fmt.Sprintf(`
-logLevel: error
-registries: [{name: main, url: %s, webhookToken: x}]
-openshift: {kubeconfig: %q}
-`, e.reg.URL, e.cfg.OpenShift.Kubeconfig))
+	cfgFile := e.cliConfig(false)
 	var out, errOut bytes.Buffer
 	if code := app.Main(t.Context(), []string{"resync", "--config", cfgFile, "--dry-run"}, &out, &errOut); code != 0 {
 		t.Fatalf("dry run exit %d: %s", code, errOut.String())
@@ -74,7 +71,7 @@ openshift: {kubeconfig: %q}
 
 // TestPeriodicResyncInServe repairs a lost push without any command.
 func TestPeriodicResyncInServe(t *testing.T) {
-	e := startEnv(t, envOpts{top: "resyncInterval: 300ms"})
+	e := startEnv(t, envOpts{configure: func(c *config.Config) { c.ResyncInterval = &config.Duration{Duration: 300 * time.Millisecond} }})
 	d := e.push("periodic/app", "v1", randomImage(t, 1, false))
 	e.waitTag("periodic", "app", "v1", d)
 	e.waitFor("drift metric", func() bool {
@@ -100,11 +97,7 @@ func TestResyncFailsWhenRepairsFail(t *testing.T) {
 	e.push("rs/app", "v1", randomImage(t, 1, false))
 	e.push("gone/app", "v1", randomImage(t, 1, false)) // namespace missing: can never apply
 	e.push("gone/other", "v1", randomImage(t, 1, false))
-	cfgFile := writeFile(t, t.TempDir(), "config.yaml", fmt.Sprintf(`
-logLevel: error
-registries: [{name: main, url: %s, webhookToken: x}]
-openshift: {kubeconfig: %q}
-`, e.reg.URL, e.cfg.OpenShift.Kubeconfig))
+	cfgFile := e.cliConfig(false)
 	var out, errOut bytes.Buffer
 	code := app.Main(t.Context(), []string{"resync", "--config", cfgFile}, &out, &errOut)
 	if code == 0 {

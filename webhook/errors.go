@@ -1,4 +1,4 @@
-package bridge
+package webhook
 
 import (
 	"errors"
@@ -47,7 +47,8 @@ var errorTable = map[Kind]struct {
 	KindUnavailable:          {http.StatusServiceUnavailable, "UNAVAILABLE"},
 }
 
-// Error is an error the webhook answers with.
+// Error is an error the webhook answers with; a handler or the Domain returns
+// it and httpErrorHandler writes the answer.
 type Error struct {
 	Kind       Kind
 	Message    string

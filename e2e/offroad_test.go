@@ -1,4 +1,4 @@
-package bridge_test
+package e2e_test
 
 import (
 	"testing"
@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/emulator"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
@@ -45,7 +46,7 @@ func TestArtifactsSkippedByDefault(t *testing.T) {
 
 // TestArtifactsMappedWhenConfigured: with artifacts: map, the chart is mapped as OpenShift would store it.
 func TestArtifactsMappedWhenConfigured(t *testing.T) {
-	e := startEnv(t, envOpts{notify: true, extra: "artifacts: map"})
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) { c.Registries[0].Artifacts = config.ArtifactsMap }})
 	chart := e.push("charts/mychart", "1.0.0", helmChart(t))
 	e.waitTag("charts", "mychart", "1.0.0", chart)
 	if img := e.api.Image(chart); img == nil || img.DockerImageConfig == "" || len(img.DockerImageLayers) != 1 {
@@ -56,7 +57,7 @@ func TestArtifactsMappedWhenConfigured(t *testing.T) {
 // TestBadChildDoesNotBlockList: with createChildImages, a child whose Image
 // cannot be created is reported and the list's tag still moves.
 func TestBadChildDoesNotBlockList(t *testing.T) {
-	e := startEnv(t, envOpts{notify: true, openshift: "createChildImages: true"})
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) { c.OpenShift.CreateChildImages = true }})
 	bad := &emulator.Fault{Method: "POST", PathContains: "/v1/images", Status: 403, Times: 1}
 	e.api.Inject(bad)
 	idx, err := sandbox.RandomIndex(true, "amd64", "arm64")
@@ -79,7 +80,7 @@ func TestBadChildDoesNotBlockList(t *testing.T) {
 // TestReplayNeverMovesATagBack: an old failed event replayed after the tag
 // moved on is skipped as stale; the tag stays on the last pushed digest.
 func TestReplayNeverMovesATagBack(t *testing.T) {
-	e := startEnv(t, envOpts{notify: true, top: "workers: 1"})
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) { c.Workers = 1 }})
 	e.api.Inject(&emulator.Fault{Method: "POST", PathContains: "/namespaces/team/imagestreammappings", Status: 403, Times: 1})
 	old := e.push("team/app", "v1", randomImage(t, 1, false))
 	e.waitFor("old push failed", func() bool { return len(e.failed().Failed) == 1 })
@@ -99,7 +100,10 @@ func TestReplayNeverMovesATagBack(t *testing.T) {
 // TestResyncDoesNotRequeuePermanentFailures: a tag whose digest failed for
 // good is not queued again by every resync; the failed list keeps one entry.
 func TestResyncDoesNotRequeuePermanentFailures(t *testing.T) {
-	e := startEnv(t, envOpts{notify: true, top: "resyncInterval: 200ms", otherExtra: "namespaces: [none]"})
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) {
+		c.ResyncInterval = &config.Duration{Duration: 200 * time.Millisecond}
+		c.Registries[1].Namespaces = []string{"none"}
+	}})
 	e.api.SetNamespaces("good")
 	e.push("gone/app", "v1", randomImage(t, 1, false))
 	e.waitFor("push failed", func() bool { return len(e.failed().Failed) == 1 })

@@ -1,4 +1,4 @@
-package bridge_test
+package e2e_test
 
 import (
 	"bytes"
@@ -19,14 +19,17 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
-	"github.com/imagestream-bridge/imagestream-bridge/app"
+	"sigs.k8s.io/yaml"
+
 	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
+	"github.com/imagestream-bridge/imagestream-bridge/sandbox/loopback"
 )
 
 const token = "s3cret-token"
 
-// env is a registry, the image-API emulator and a bridge, all real, on loopback.
+// env is a registry, the image-API emulator and a bridge, all real, on
+// loopback (a sandbox stack), with registries "main" and "other".
 type env struct {
 	t      testing.TB
 	api    *sandbox.API
@@ -35,70 +38,30 @@ type env struct {
 	admin  *http.Client // dials the admin socket; any host in the URL
 	cfg    *config.Config
 	client *http.Client
-	cancel context.CancelFunc
-	done   chan error
+	stack  *loopback.Stack
 }
 
 type envOpts struct {
-	notify bool   // registry sends notifications to the bridge
-	extra  string // YAML appended to the registry entry
-	top    string // YAML appended at top level
-	// openshift is YAML appended to the openshift section.
-	openshift string
+	notify bool // registry sends notifications to the bridge
+	// configure edits the config after the harness's settings (main is
+	// Registries[0], other is Registries[1]).
+	configure func(c *config.Config)
 	// client, when set, talks to the bridge (with https when scheme is "https").
 	client *http.Client
 	scheme string
 	// quiet discards the bridge's log (fuzz targets may not log through testing.F).
 	quiet bool
-	// tokenFile replaces the inline token of registry "main".
-	tokenFile string
 	// api, when set, is used instead of starting a fresh emulator.
 	api *sandbox.API
 	// registry, when set, is used instead of starting a plain one.
 	registry *sandbox.Registry
-	// otherURL, when set, is the url of registry "other" (default: the same registry as "main").
-	otherURL string
-	// otherExtra is YAML appended to the registry entry "other".
-	otherExtra string
 }
 
 func startEnv(t testing.TB, o envOpts) *env {
 	t.Helper()
-	e := &env{t: t, api: o.api, client: http.DefaultClient}
+	e := &env{t: t, client: http.DefaultClient}
 	if o.client != nil {
 		e.client = o.client
-	}
-	if e.api == nil {
-		e.api = sandbox.StartAPI()
-		t.Cleanup(e.api.Close)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.scheme == "" {
-		o.scheme = "http"
-	}
-	e.url = o.scheme + "://" + ln.Addr().String()
-	n := sandbox.Notify{}
-	if o.notify {
-		n = sandbox.Notify{URL: e.url + "/notifications/main", Token: token}
-	}
-	if o.registry != nil {
-		e.reg = o.registry
-	} else {
-		e.reg, err = sandbox.StartRegistry(context.Background(), n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(e.reg.Close)
-	}
-	otherURL := e.reg.URL
-	if o.otherURL != "" {
-		otherURL = o.otherURL
-	}
-	if !strings.Contains(o.top, "resyncInterval") {
-		o.top += "\nresyncInterval: 0s"
 	}
 	// The admin endpoints answer only on a Unix socket (short path: sun_path limit).
 	sockDir, err := os.MkdirTemp("", "isb")
@@ -107,86 +70,45 @@ func startEnv(t testing.TB, o envOpts) *env {
 	}
 	t.Cleanup(func() { os.RemoveAll(sockDir) })
 	sock := filepath.Join(sockDir, "admin.sock")
-	o.top += fmt.Sprintf("\nadminSocket: %q", sock)
 	e.admin = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "unix", sock)
 	}}}
-	dir := t.TempDir()
-	kc, err := e.api.WriteKubeconfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	yaml := fmt.Sprintf(`
-listenAddress: %q
-retry: {initialBackoff: 20ms, maxBackoff: 200ms}
-shutdownTimeout: 4s
-%s
-registries:
-  - name: main
-    url: %s
-    webhookToken: %s
-%s
-  - name: other
-    url: %s
-    webhookToken: other-token
-%s
-openshift:
-  kubeconfig: %q
-%s
-`, ln.Addr().String(), o.top, e.reg.URL, token, indent(o.extra, "    "), otherURL, indent(o.otherExtra, "    "), kc, indent(o.openshift, "  "))
-	if o.tokenFile != "" {
-		yaml = strings.Replace(yaml, "webhookToken: "+token, fmt.Sprintf("webhookTokenFile: %q", o.tokenFile), 1)
-	}
-	e.cfg, err = config.Parse([]byte(yaml))
-	if err != nil {
-		t.Fatalf("config: %v\n%s", err, yaml)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	e.cancel, e.done = cancel, make(chan error, 1)
 	var logOut io.Writer = testWriter{t}
 	if o.quiet {
 		logOut = io.Discard
 	}
-	log := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	go func() { e.done <- app.Serve(ctx, e.cfg, log, ln) }()
-	t.Cleanup(e.stop)
-	e.waitFor("bridge ready", func() bool {
-		resp, err := e.client.Get(e.url + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
+	e.stack, err = loopback.Start(context.Background(), loopback.Options{
+		Token: token, Notify: o.notify, API: o.api, Reg: o.registry, Scheme: o.scheme, Client: e.client,
+		Log: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		Configure: func(c *config.Config) {
+			c.Retry = config.Retry{InitialBackoff: ms(20), MaxBackoff: ms(200)}
+			c.ShutdownTimeout = ms(4000)
+			c.ResyncInterval = &config.Duration{}
+			c.AdminSocket = sock
+			c.Registries = append(c.Registries, config.Registry{Name: "other", URL: c.Registries[0].URL, WebhookToken: "other-token"})
+			if o.configure != nil {
+				o.configure(c)
+			}
+		},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api, e.reg, e.cfg, e.url = e.stack.API, e.stack.Registry, e.stack.Config, e.stack.Bridge.URL
+	st := e.stack
+	t.Cleanup(func() { st.Close() }) // the registry and emulator outlive stop, for a restart
+	t.Cleanup(e.stop)
 	return e
 }
 
-func (e *env) stop() {
-	if e.cancel == nil {
-		return
-	}
-	e.cancel()
-	e.cancel = nil
-	select {
-	case err := <-e.done:
-		if err != nil {
-			e.t.Errorf("serve returned %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		e.t.Error("serve did not stop within 10s")
-	}
-}
+func ms(n int) config.Duration { return config.Duration{Duration: time.Duration(n) * time.Millisecond} }
 
-func indent(s, prefix string) string {
-	if strings.TrimSpace(s) == "" {
-		return ""
+// stop stops the bridge; the registry and the emulator run until the test ends.
+func (e *env) stop() {
+	if err := e.stack.Bridge.Close(); err != nil {
+		e.t.Errorf("serve returned %v", err)
 	}
-	lines := strings.Split(strings.Trim(s, "\n"), "\n")
-	for i, l := range lines {
-		lines[i] = prefix + l
-	}
-	return strings.Join(lines, "\n")
 }
 
 type testWriter struct{ t testing.TB }
@@ -332,4 +254,24 @@ func writeFile(t testing.TB, dir, name, content string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// cliConfig writes a config file for a one-shot command (resync, failed) that
+// reaches this env's registry, emulator and, with admin, admin socket.
+func (e *env) cliConfig(admin bool) string {
+	e.t.Helper()
+	c := &config.Config{LogLevel: "error",
+		Registries: []config.Registry{{Name: "main", URL: e.reg.URL, WebhookToken: "x"}},
+		OpenShift:  config.OpenShift{Kubeconfig: e.cfg.OpenShift.Kubeconfig}}
+	if admin {
+		c.AdminSocket = e.cfg.AdminSocket
+	}
+	if err := c.Complete(); err != nil {
+		e.t.Fatal(err)
+	}
+	b, err := yaml.Marshal(c)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return writeFile(e.t, e.t.TempDir(), "config.yaml", string(b))
 }

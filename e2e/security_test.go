@@ -1,4 +1,4 @@
-package bridge_test
+package e2e_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
 
@@ -28,7 +29,7 @@ func sha(b []byte) string {
 func TestTokenFileRotation(t *testing.T) {
 	dir := t.TempDir()
 	tokFile := writeFile(t, dir, "token", "first-token\n")
-	f := startEnv(t, envOpts{tokenFile: tokFile})
+	f := startEnv(t, envOpts{configure: func(c *config.Config) { c.Registries[0].WebhookToken, c.Registries[0].WebhookTokenFile = "", tokFile }})
 	if a := f.post("main", "Bearer first-token", eventsType, []byte(`{"events":[]}`)); a.status != 200 {
 		t.Fatalf("first token: %d %s", a.status, a.body)
 	}
@@ -185,8 +186,10 @@ func TestTLSAndClientCertificates(t *testing.T) {
 	}
 	e := startEnv(t, envOpts{
 		scheme: "https", client: client(clientCA.clientCert(t)),
-		top:   fmt.Sprintf("tls: {certFile: %q, keyFile: %q}", certFile, keyFile),
-		extra: fmt.Sprintf("clientCAFile: %q", clientCAFile),
+		configure: func(c *config.Config) {
+			c.TLS = config.TLS{CertFile: certFile, KeyFile: keyFile}
+			c.Registries[0].ClientCAFile = clientCAFile
+		},
 	})
 	empty := []byte(`{"events":[]}`)
 	if a := e.post("main", "Bearer "+token, eventsType, empty); a.status != 200 {
@@ -216,7 +219,7 @@ func TestHTTPSRegistryWithCAFile(t *testing.T) {
 	}
 	t.Cleanup(reg.Close)
 	caFile := writeFile(t, t.TempDir(), "ca.crt", string(reg.CAPEM))
-	e := startEnv(t, envOpts{registry: reg, extra: fmt.Sprintf("caFile: %q", caFile)})
+	e := startEnv(t, envOpts{registry: reg, configure: func(c *config.Config) { c.Registries[0].CAFile = caFile }})
 	img := randomImage(t, 1, false)
 	d, _ := img.Digest()
 	pool := x509.NewCertPool()

@@ -1,4 +1,4 @@
-package bridge_test
+package e2e_test
 
 import (
 	"bytes"
@@ -10,8 +10,9 @@ import (
 	"time"
 
 	"github.com/imagestream-bridge/imagestream-bridge/app"
-	"github.com/imagestream-bridge/imagestream-bridge/bridge"
+	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/emulator"
+	"github.com/imagestream-bridge/imagestream-bridge/journal"
 )
 
 const schema2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -64,7 +65,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 // good ones: the good ones land, the bad ones are listed with reasons and can be replayed.
 func TestPermanentFailuresDoNotBlock(t *testing.T) {
 	// One worker makes the single injected 403 hit the first event deterministically.
-	e := startEnv(t, envOpts{top: "workers: 1"})
+	e := startEnv(t, envOpts{configure: func(c *config.Config) { c.Workers = 1 }})
 	e.api.SetNamespaces("good", "quota", "later")
 	e.api.SetQuotaExceeded("quota")
 	e.api.Inject(&emulator.Fault{Method: "POST", PathContains: "/namespaces/good/imagestreammappings", Status: 403, Times: 1})
@@ -85,7 +86,7 @@ func TestPermanentFailuresDoNotBlock(t *testing.T) {
 		}
 	}
 	e.waitTag("good", "app", "v1", d)
-	var list bridge.FailedList
+	var list failedList
 	e.waitFor("3 failed events", func() bool {
 		list = e.failed()
 		return len(list.Failed) == 3
@@ -115,14 +116,14 @@ func TestPermanentFailuresDoNotBlock(t *testing.T) {
 	})
 }
 
-func (e *env) failed() bridge.FailedList {
+func (e *env) failed() failedList {
 	e.t.Helper()
 	resp, err := e.admin.Get("http://admin/admin/failed")
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var l bridge.FailedList
+	var l failedList
 	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
 		e.t.Fatal(err)
 	}
@@ -136,11 +137,7 @@ func TestFailedCommand(t *testing.T) {
 	d := e.push("missing/app", "v1", randomImage(t, 1, false))
 	e.notify(event("c1", "missing/app", "v1", d, schema2))
 	e.waitFor("failed event", func() bool { return len(e.failed().Failed) == 1 })
-	cfgFile := writeFile(t, t.TempDir(), "config.yaml", fmt.Sprintf(`
-adminSocket: %q
-registries: [{name: main, url: %s, webhookToken: x}]
-openshift: {kubeconfig: %q}
-`, e.cfg.AdminSocket, e.reg.URL, e.cfg.OpenShift.Kubeconfig))
+	cfgFile := e.cliConfig(true)
 	var out, errOut bytes.Buffer
 	if code := app.Main(t.Context(), []string{"failed", "--config", cfgFile}, &out, &errOut); code != 0 {
 		t.Fatalf("failed: exit %d: %s", code, errOut.String())
@@ -161,7 +158,7 @@ openshift: {kubeconfig: %q}
 
 // TestQueueFullAnswers503 fills a small queue behind a slow API server.
 func TestQueueFullAnswers503(t *testing.T) {
-	e := startEnv(t, envOpts{top: "queueSize: 3\nworkers: 1"})
+	e := startEnv(t, envOpts{configure: func(c *config.Config) { c.QueueSize, c.Workers = 3, 1 }})
 	slow := &emulator.Fault{PathContains: "imagestreammappings", Delay: 400 * time.Millisecond}
 	e.api.Inject(slow)
 	d := e.push("full/app", "v1", randomImage(t, 1, false))
@@ -198,7 +195,7 @@ func TestQueueFullAnswers503(t *testing.T) {
 // TestOrderPerTagUnderConcurrency sends many retags of a few tags while the API
 // is slow and flaky: each tag ends on its last digest with history in send order.
 func TestOrderPerTagUnderConcurrency(t *testing.T) {
-	e := startEnv(t, envOpts{top: "workers: 8"})
+	e := startEnv(t, envOpts{configure: func(c *config.Config) { c.Workers = 8 }})
 	e.api.Inject(&emulator.Fault{PathContains: "imagestreammappings", Status: 500, Times: 6})
 	e.api.Inject(&emulator.Fault{PathContains: "imagestreammappings", Delay: 20 * time.Millisecond, Times: 20})
 	digests := make([]string, 6)
@@ -235,7 +232,7 @@ func TestOrderPerTagUnderConcurrency(t *testing.T) {
 // then restarts on the old journal: the recovered event must not win.
 func TestRecoveredEventNeverMovesATagBack(t *testing.T) {
 	dataDir := t.TempDir()
-	first := startEnv(t, envOpts{top: fmt.Sprintf("dataDir: %q\nworkers: 1", dataDir)})
+	first := startEnv(t, envOpts{configure: func(c *config.Config) { c.DataDir, c.Workers = dataDir, 1 }})
 	api, reg := first.api, first.reg
 	old := first.push("fo/app", "prod", randomImage(t, 1, false))
 	other := first.push("fo/app", "keep", randomImage(t, 1, false))
@@ -260,7 +257,7 @@ func TestRecoveredEventNeverMovesATagBack(t *testing.T) {
 	second.stop()
 
 	// The old replica comes back with its journal.
-	third := startEnv(t, envOpts{api: api, registry: reg, top: fmt.Sprintf("dataDir: %q", dataDir)})
+	third := startEnv(t, envOpts{api: api, registry: reg, configure: func(c *config.Config) { c.DataDir = dataDir }})
 	third.waitTag("fo", "app", "keep", other) // the still-current recovered event is applied
 	time.Sleep(200 * time.Millisecond)
 	if h := api.TagHistory("fo", "app", "prod"); len(h) != 1 || h[0] != newer {
@@ -276,4 +273,9 @@ func (e *env) replay() {
 		e.t.Fatalf("replay: %v %v", err, resp)
 	}
 	resp.Body.Close()
+}
+
+// failedList is the admin answer listing failed events.
+type failedList struct {
+	Failed []journal.Failed `json:"failed"`
 }

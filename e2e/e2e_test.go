@@ -1,4 +1,4 @@
-package bridge_test
+package e2e_test
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/openshift/api/image/docker10"
 
+	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
 
@@ -118,7 +119,7 @@ func TestPushListsEndToEnd(t *testing.T) {
 }
 
 func TestChildImagesCreatedWhenConfigured(t *testing.T) {
-	e2 := startEnv(t, envOpts{notify: true, openshift: "createChildImages: true"})
+	e2 := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) { c.OpenShift.CreateChildImages = true }})
 	idx, err := sandbox.RandomIndex(false, "amd64", "s390x")
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,123 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/client-go/rest"
+
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
+	"github.com/imagestream-bridge/imagestream-bridge/config"
+	"github.com/imagestream-bridge/imagestream-bridge/event"
+	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/metrics"
+	"github.com/imagestream-bridge/imagestream-bridge/openshift"
+	"github.com/imagestream-bridge/imagestream-bridge/registry"
+	"github.com/imagestream-bridge/imagestream-bridge/webhook"
+)
+
+// instance is an assembled bridge: the domain and what it works with. serve
+// adds the webhook (newWebhook); resync runs the domain alone.
+type instance struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *metrics.Metrics
+	rest    *rest.Config
+	store   journal.Store
+	bridge  *bridge.Bridge
+}
+
+// build assembles the domain from cfg. Close releases the journal.
+func build(cfg *config.Config, log *slog.Logger) (*instance, error) {
+	reg := prometheus.NewRegistry()
+	names := make([]string, 0, len(cfg.Registries))
+	for _, r := range cfg.Registries {
+		names = append(names, r.Name)
+	}
+	m := metrics.New(reg, Version, metrics.Labels{
+		Registries: names, SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(),
+		RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages(),
+	})
+	rc, err := openshift.RESTConfig(openshiftOptions(cfg.OpenShift))
+	if err != nil {
+		return nil, err
+	}
+	api, err := openshift.NewAPI(rc, m.APICall)
+	if err != nil {
+		return nil, err
+	}
+	fetchers := map[string]bridge.Fetcher{}
+	for _, r := range cfg.Registries {
+		name := r.Name
+		client, err := registry.New(registryConfig(r), registry.Options{
+			Conns:       cfg.Workers,
+			Observe:     func(stage string, d time.Duration, err error) { m.Fetch(name, stage, d, err) },
+			CacheResult: func(result string) { m.Cache(name, result) },
+		})
+		if err != nil {
+			return nil, fmt.Errorf("registry %s: %w", name, err)
+		}
+		fetchers[name] = client
+	}
+	var store journal.Store = journal.NewMemory()
+	if cfg.DataDir != "" {
+		if store, err = journal.OpenBolt(cfg.DataDir, journal.WithLogger(log)); err != nil {
+			return nil, err
+		}
+	}
+	b, err := bridge.New(cfg, bridge.Deps{API: api, Fetchers: fetchers, Store: store, Observer: m, Log: log})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	return &instance{cfg: cfg, log: log, reg: reg, metrics: m, rest: rc, store: store, bridge: b}, nil
+}
+
+// Close releases the journal.
+func (in *instance) Close() error { return in.store.Close() }
+
+// newWebhook builds the HTTP face in front of the domain.
+func (in *instance) newWebhook() (*webhook.Server, error) {
+	return webhook.New(in.cfg, domain{in.bridge}, in.metrics, metrics.Handler(in.reg), in.log)
+}
+
+func openshiftOptions(c config.OpenShift) openshift.Options {
+	return openshift.Options{Kubeconfig: c.Kubeconfig, QPS: c.QPS, Burst: c.Burst, Timeout: c.Timeout.Duration}
+}
+
+func registryConfig(r config.Registry) registry.Config {
+	return registry.Config{
+		URL: r.URL, CAFile: r.CAFile, InsecureSkipTLSVerify: r.InsecureSkipTLSVerify,
+		RedirectHosts: r.RedirectHosts, TokenHosts: r.TokenHosts,
+		Username: r.Username, Password: r.Password, PasswordFile: r.PasswordFile,
+		DockerConfigFile: r.DockerConfigFile, Repositories: r.Repositories, FetchTimeout: r.FetchTimeout.Duration,
+	}
+}
+
+// domain is the bridge as the webhook sees it.
+type domain struct{ *bridge.Bridge }
+
+func (d domain) Accept(ctx context.Context, registry string, evs []event.Event) ([]bool, error) {
+	skips, err := d.Bridge.Accept(ctx, registry, evs)
+	queued := make([]bool, len(skips))
+	for i, s := range skips {
+		queued[i] = s == ""
+	}
+	if errors.Is(err, bridge.ErrQueueFull) {
+		err = &webhook.Error{Kind: webhook.KindQueueFull, Message: err.Error(), RetryAfter: time.Second}
+	}
+	return queued, err
+}
+
+func (d domain) Failed() (any, error) {
+	list, err := d.Bridge.Failed()
+	if list == nil {
+		list = []journal.Failed{}
+	}
+	return list, err
+}

@@ -1,0 +1,116 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
+	"github.com/imagestream-bridge/imagestream-bridge/event"
+	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/registry"
+)
+
+// ErrQueueFull is Accept's answer when the queue has no room for the events:
+// the sender should retry later.
+var ErrQueueFull = errors.New("queue is full")
+
+// ErrUnknownRegistry is Accept's answer for a registry name that is not configured.
+var ErrUnknownRegistry = errors.New("unknown registry")
+
+// Accept keeps the tagged manifest pushes among the events of one registry,
+// routes them, journals them and schedules them, all or none. It returns, per
+// event, why it was skipped ("" when queued); the skips are counted even when
+// the queued events are refused with ErrQueueFull or a journal error.
+func (b *Bridge) Accept(ctx context.Context, registryName string, evs []event.Event) ([]SkipReason, error) {
+	src, ok := b.registries[registryName]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownRegistry, registryName)
+	}
+	skips := make([]SkipReason, len(evs))
+	jobs := make([]*journal.Job, 0, len(evs))
+	for i := range evs {
+		job, reason := toJob(registryName, src.router, &evs[i])
+		if job == nil {
+			skips[i] = reason
+			b.obs.Skipped(registryName, string(reason))
+			b.logSkip(registryName, &evs[i], reason)
+			continue
+		}
+		jobs = append(jobs, job)
+	}
+	return skips, b.enqueue(ctx, jobs)
+}
+
+// enqueue journals jobs and schedules them, all or none.
+func (b *Bridge) enqueue(ctx context.Context, jobs []*journal.Job) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	if !b.pipeline.Reserve(len(jobs)) {
+		return fmt.Errorf("%w (%d events): retry later", ErrQueueFull, b.pipeline.Capacity())
+	}
+	if err := b.store.Append(ctx, jobs); err != nil {
+		b.pipeline.Release(len(jobs))
+		return err
+	}
+	b.pipeline.Push(jobs...)
+	return nil
+}
+
+// toJob turns a well-formed event into a job, or names why it is skipped.
+func toJob(regName string, rt router, ev *event.Event) (*journal.Job, SkipReason) {
+	switch {
+	case ev.Action != event.Push:
+		return nil, SkipNotPush
+	case !mapping.IsManifest(ev.MediaType):
+		return nil, SkipNotManifest
+	case ev.Tag == "":
+		return nil, SkipUntagged
+	}
+	if !registry.ValidRepository(ev.Repository) || !registry.ValidTag(ev.Tag) {
+		return nil, SkipInvalidName
+	}
+	if _, err := registry.ParseDigest(ev.Digest); err != nil {
+		return nil, SkipInvalidName
+	}
+	route, reason := rt.route(ev.Repository)
+	if reason != "" {
+		return nil, reason
+	}
+	return &journal.Job{
+		ID:         ev.ID,
+		Registry:   regName,
+		Repository: ev.Repository,
+		Namespace:  route.Namespace,
+		Stream:     route.Stream,
+		Tag:        ev.Tag,
+		Digest:     ev.Digest,
+		PushedAt:   ev.Timestamp,
+		Source:     "notification",
+	}, ""
+}
+
+// logSkip logs skipped events at debug level: pull and blob noise is most of the traffic.
+// Every string from the event is clipped: a log line costs bounded bytes.
+func (b *Bridge) logSkip(registry string, ev *event.Event, reason SkipReason) {
+	if !b.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	b.log.Debug("event skipped", "event", clip(ev.ID), "registry", registry, "action", clip(ev.Action),
+		"repository", clip(ev.Repository), "tag", clip(ev.Tag), "digest", clip(ev.Digest),
+		"media_type", clip(ev.MediaType), "outcome", "skipped", "reason", string(reason))
+}
+
+// maxLogString bounds each string from a sender that reaches a log line.
+const maxLogString = 256
+
+// clip shortens s to maxLogString bytes, marking the cut.
+func clip(s string) string {
+	if len(s) <= maxLogString {
+		return s
+	}
+	return s[:maxLogString] + "...(" + strconv.Itoa(len(s)) + " bytes)"
+}

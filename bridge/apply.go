@@ -1,0 +1,137 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	imagev1 "github.com/openshift/api/image/v1"
+
+	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
+	"github.com/imagestream-bridge/imagestream-bridge/config"
+	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/registry"
+)
+
+// apply performs one job: fetch, build, post. later says whether another job
+// of the same tag waits behind this one.
+func (b *Bridge) apply(ctx context.Context, j *journal.Job, later bool) error {
+	src, ok := b.registries[j.Registry]
+	if !ok {
+		return fmt.Errorf("%w: registry %q is no longer configured", registry.ErrInvalidName, j.Registry)
+	}
+	if j.Verify && !later {
+		// A push may have moved the tag on since this job was planned or journaled:
+		// applying it now would move the tag back.
+		now, err := src.fetch.Resolve(ctx, j.Repository, j.Tag)
+		if registry.StatusCode(err) == http.StatusNotFound {
+			return errSkipStale
+		}
+		if err != nil {
+			return inStage(StageFetch, err)
+		}
+		if now != j.Digest {
+			return errSkipStale
+		}
+	}
+	content, err := src.fetch.Fetch(ctx, j.Repository, j.Digest, mapping.IsImageManifest)
+	if err != nil {
+		return inStage(StageFetch, err)
+	}
+	if kind := mapping.Artifact(content.MediaType, content.Manifest, content.Config); kind != "" && src.cfg.Artifacts != config.ArtifactsMap {
+		return &skipError{reason: SkipArtifact, detail: "OCI artifact (" + kind + "): skipped with artifacts: skip"}
+	}
+	ism, err := b.build(src, j, j.Digest, content)
+	if err != nil {
+		return err
+	}
+	if b.cfg.OpenShift.CreateChildImages && mapping.IsList(ism.Image.DockerImageManifestMediaType) {
+		b.createChildren(ctx, src, j, ism)
+	}
+	err = b.api.CreateMapping(ctx, ism)
+	if err != nil && streamMissing(err) && b.cfg.OpenShift.CreateStreams() {
+		b.obs.Retried(string(StageAPI), string(RetryStreamCreated))
+		if err := b.api.CreateStream(ctx, j.Namespace, j.Stream); err != nil {
+			return inStage(StageAPI, err)
+		}
+		b.log.Info("image stream created", "namespace", j.Namespace, "stream", j.Stream)
+		err = b.api.CreateMapping(ctx, ism)
+	}
+	return inStage(StageAPI, err)
+}
+
+// build builds the mapping of digest for j's tag. A config the API server
+// cannot decode is mapped with empty metadata, as the server stores it.
+func (b *Bridge) build(src *source, j *journal.Job, digest string, content *registry.Content) (*imagev1.ImageStreamMapping, error) {
+	ism, warn, err := mapping.Build(mapping.Input{
+		Namespace: j.Namespace, Stream: j.Stream, Tag: j.Tag, Repository: j.Repository,
+		ReferenceHost: src.cfg.ReferenceHost, Digest: digest, MediaType: content.MediaType,
+		Manifest: content.Manifest, Config: content.Config,
+		Managed: b.cfg.OpenShift.ManagedImages, Now: b.now,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if warn != nil {
+		b.obs.MetadataEmpty(j.Registry)
+		b.log.Warn("image mapped with empty metadata, as OpenShift stores it", "registry", j.Registry,
+			"repository", j.Repository, "digest", digest, "reason", warn.Error())
+	}
+	return ism, nil
+}
+
+// createChildren creates the Image of each child of a list, as OpenShift's
+// PreserveOriginal import does, so every platform can be pulled by digest.
+// OpenShift never checks children when a list is pushed, so a child that
+// cannot be fetched, built or created is reported and the list is mapped anyway.
+func (b *Bridge) createChildren(ctx context.Context, src *source, j *journal.Job, list *imagev1.ImageStreamMapping) {
+	for _, child := range list.Image.DockerImageManifests {
+		err := b.createChild(ctx, src, j, child.Digest)
+		if err == nil {
+			continue
+		}
+		b.obs.ChildFailed(j.Registry)
+		b.log.Warn("child image not created; the list is mapped anyway", "registry", j.Registry,
+			"repository", j.Repository, "digest", j.Digest, "child", child.Digest, "reason", classify(err).Reason(),
+			"error", err.Error())
+	}
+}
+
+func (b *Bridge) createChild(ctx context.Context, src *source, j *journal.Job, digest string) error {
+	content, err := src.fetch.Fetch(ctx, j.Repository, digest, mapping.IsImageManifest)
+	if err != nil {
+		return inStage(StageFetch, err)
+	}
+	m, err := b.build(src, j, digest, content)
+	if err != nil {
+		return err
+	}
+	return inStage(StageAPI, b.api.CreateImage(ctx, &m.Image))
+}
+
+// report logs one line per job outcome and counts it.
+func (b *Bridge) report(j *journal.Job, o Outcome, attempts int, d time.Duration) {
+	attrs := []any{"event", j.ID, "registry", j.Registry, "repository", j.Repository, "namespace", j.Namespace,
+		"stream", j.Stream, "tag", j.Tag, "digest", j.Digest, "source", j.Source, "attempts", attempts,
+		"duration_ms", strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64)}
+	switch o.Result {
+	case Retried:
+		b.obs.Retried(string(o.Stage), string(o.Retry))
+		b.log.Warn("event retry", append(attrs, "outcome", "retry", "reason", o.Reason(), "error", errString(o.Err))...)
+	case Failed:
+		b.obs.Failed(j.Registry, string(o.Failure))
+		b.countFailed()
+		b.log.Error("event failed", append(attrs, "outcome", "failed", "reason", o.Reason(), "error", errString(o.Err))...)
+	case Skipped:
+		b.obs.Skipped(j.Registry, string(o.Skip))
+		b.log.Info("event skipped", append(attrs, "outcome", "skipped", "reason", o.Reason(), "detail", errString(o.Err))...)
+	default:
+		b.obs.Mapped(j.Registry)
+		if !j.PushedAt.IsZero() && j.Source == "notification" {
+			b.obs.PushToMapped(j.Registry, b.now().Sub(j.PushedAt))
+		}
+		b.log.Info("event mapped", append(attrs, "outcome", "mapped")...)
+	}
+}

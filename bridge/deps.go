@@ -1,0 +1,52 @@
+package bridge
+
+import (
+	"context"
+	"time"
+
+	imagev1 "github.com/openshift/api/image/v1"
+
+	"github.com/imagestream-bridge/imagestream-bridge/registry"
+)
+
+// ImageAPI is what the bridge needs of the OpenShift image API (package
+// openshift implements it).
+type ImageAPI interface {
+	CreateMapping(ctx context.Context, m *imagev1.ImageStreamMapping) error
+	// CreateStream creates an empty image stream; one that exists is fine.
+	CreateStream(ctx context.Context, namespace, name string) error
+	// CreateImage creates a cluster-scoped Image; one that exists is fine.
+	CreateImage(ctx context.Context, img *imagev1.Image) error
+	ListStreams(ctx context.Context, namespace string) ([]imagev1.ImageStream, error)
+}
+
+// Fetcher reads one configured registry (package registry implements it).
+type Fetcher interface {
+	// Fetch returns a manifest and, when isImage says it is an image manifest, its config.
+	Fetch(ctx context.Context, repository, digest string, isImage func(mediaType string) bool) (*registry.Content, error)
+	// Resolve returns the digest a tag points at now.
+	Resolve(ctx context.Context, repository, tag string) (string, error)
+	Repositories(ctx context.Context) ([]string, error)
+	Tags(ctx context.Context, repository string) ([]string, error)
+}
+
+// Observer receives every measurement the bridge makes (package metrics
+// implements it). Reasons, stages and kinds are the strings of this package's
+// closed sets.
+type Observer interface {
+	Skipped(registry, reason string)
+	Mapped(registry string)
+	// PushToMapped is the time from a notification's timestamp to its mapping.
+	PushToMapped(registry string, d time.Duration)
+	Failed(registry, reason string)
+	Retried(stage, reason string)
+	// FailedEvents is the length of the failed list.
+	FailedEvents(n int)
+	MetadataEmpty(registry string)
+	ChildFailed(registry string)
+	QueueCapacity(n int)
+	// ResyncRun reports one reconciliation run; err is its error, nil on success.
+	ResyncRun(d time.Duration, err error)
+	ResyncDrift(registry, kind string)
+	ResyncFixed(registry string)
+}

@@ -1,0 +1,105 @@
+package bridge
+
+// The closed sets of outcomes. Each type's strings are the label values of the
+// metrics that count them, and each set is declared once, as a list that
+// package app hands to package metrics to pre-create the series: a new reason
+// is added here and nowhere else.
+
+// SkipReason is why a well-formed event ends without a mapping.
+type SkipReason string
+
+// Skip reasons.
+const (
+	SkipNotPush             SkipReason = "not_push"
+	SkipNotManifest         SkipReason = "not_manifest"
+	SkipUntagged            SkipReason = "untagged"
+	SkipUnmappedRepository  SkipReason = "unmapped_repository"
+	SkipNamespaceNotAllowed SkipReason = "namespace_not_allowed"
+	SkipInvalidStreamName   SkipReason = "invalid_stream_name"
+	SkipInvalidName         SkipReason = "invalid_name"
+	// SkipStale: the tag moved on before a replayed, journaled or resync job ran.
+	SkipStale SkipReason = "stale"
+	// SkipArtifact: an OCI artifact with artifacts: skip.
+	SkipArtifact SkipReason = "artifact"
+)
+
+var skipReasons = []SkipReason{
+	SkipNotPush, SkipNotManifest, SkipUntagged, SkipUnmappedRepository,
+	SkipNamespaceNotAllowed, SkipInvalidStreamName, SkipInvalidName, SkipStale, SkipArtifact,
+}
+
+// FailureReason is why an accepted event can never be applied (it goes to the failed list).
+type FailureReason string
+
+// Failure reasons.
+const (
+	FailForbidden            FailureReason = "forbidden"
+	FailInvalid              FailureReason = "invalid"
+	FailNamespaceNotFound    FailureReason = "namespace_not_found"
+	FailStreamNotFound       FailureReason = "stream_not_found"
+	FailQuota                FailureReason = "quota"
+	FailManifestNotFound     FailureReason = "manifest_not_found"
+	FailRegistryUnauthorized FailureReason = "registry_unauthorized"
+	FailInvalidImage         FailureReason = "invalid_image"
+	FailTooLarge             FailureReason = "too_large"
+	FailDigestMismatch       FailureReason = "digest_mismatch"
+	FailRedirectRefused      FailureReason = "redirect_refused"
+	FailTokenHostRefused     FailureReason = "token_host_refused"
+	FailRegistryError        FailureReason = "registry_error"
+	FailAPIError             FailureReason = "api_error"
+)
+
+var failureReasons = []FailureReason{
+	FailForbidden, FailInvalid, FailNamespaceNotFound, FailStreamNotFound, FailQuota,
+	FailManifestNotFound, FailRegistryUnauthorized, FailInvalidImage, FailTooLarge,
+	FailDigestMismatch, FailRedirectRefused, FailTokenHostRefused, FailRegistryError, FailAPIError,
+}
+
+// RetryReason is why a stage is tried again.
+type RetryReason string
+
+// Retry reasons.
+const (
+	RetryServerError RetryReason = "server_error"
+	RetryConflict    RetryReason = "conflict"
+	RetryThrottled   RetryReason = "throttled"
+	RetryNetwork     RetryReason = "network"
+	RetryTimeout     RetryReason = "timeout"
+	// RetryStreamCreated: the mapping is posted again after creating its missing stream.
+	RetryStreamCreated RetryReason = "stream_created"
+)
+
+var retryReasons = []RetryReason{
+	RetryServerError, RetryConflict, RetryThrottled, RetryNetwork, RetryTimeout, RetryStreamCreated,
+}
+
+// Stage is a step of applying an event.
+type Stage string
+
+// Stages.
+const (
+	StageFetch Stage = "fetch"
+	StageAPI   Stage = "api"
+)
+
+var stages = []Stage{StageFetch, StageAPI}
+
+// SkipReasons lists every SkipReason, as label values.
+func SkipReasons() []string { return labels(skipReasons) }
+
+// FailureReasons lists every FailureReason, as label values.
+func FailureReasons() []string { return labels(failureReasons) }
+
+// RetryReasons lists every RetryReason, as label values.
+func RetryReasons() []string { return labels(retryReasons) }
+
+// Stages lists every Stage, as label values.
+func Stages() []string { return labels(stages) }
+
+func labels[T ~string](set []T) []string {
+	out := make([]string, len(set))
+	for i, v := range set {
+		out[i] = string(v)
+	}
+	return out
+}

@@ -1,0 +1,120 @@
+package depcheck
+
+import (
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/imagestream-bridge/imagestream-bridge"
+
+// graph maps an import path to the paths it imports, for every package the
+// module's packages depend on (tests excluded: they may cross the lines).
+type graph map[string][]string
+
+func loadGraph(t *testing.T) graph {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", module+"/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	g := graph{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		g[f[0]] = f[1:]
+	}
+	return g
+}
+
+// path returns an import chain from pkg to a dependency for which bad is
+// true, or nil when there is none.
+func (g graph) path(pkg string, bad func(string) bool) []string {
+	from := map[string]string{pkg: ""}
+	queue := []string{pkg}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, imp := range g[p] {
+			if _, ok := from[imp]; ok {
+				continue
+			}
+			from[imp] = p
+			if bad(imp) {
+				chain := []string{imp}
+				for q := p; q != ""; q = from[q] {
+					chain = append([]string{q}, chain...)
+				}
+				return chain
+			}
+			queue = append(queue, imp)
+		}
+	}
+	return nil
+}
+
+func ours(p string) (string, bool) {
+	if p == module {
+		return ".", true
+	}
+	rel, ok := strings.CutPrefix(p, module+"/")
+	return rel, ok
+}
+
+// TestImports pins the graph, transitively: each package may reach only the
+// packages of ours listed for it, and never the banned outside ones.
+func TestImports(t *testing.T) {
+	g := loadGraph(t)
+	for _, rule := range []struct {
+		pkg string
+		// may lists the packages of ours pkg may depend on; nil means any not in mayNot.
+		may    []string
+		mayNot []string
+		// banned are outside import path prefixes.
+		banned []string
+	}{
+		// The leaves import nothing of ours.
+		{pkg: "event", may: []string{}},
+		{pkg: "reload", may: []string{}},
+		{pkg: "config", may: []string{}},
+		{pkg: "queue", may: []string{}},
+		{pkg: "journal", may: []string{}},
+		{pkg: "metrics", may: []string{}},
+		{pkg: "openshift", may: []string{}},
+		{pkg: "bridge/mapping", may: []string{}},
+		{pkg: "registry", may: []string{"reload"}},
+		// The webhook decodes and answers; it never touches the queue, the journal or the clients.
+		{pkg: "webhook", may: []string{"config", "event", "reload"}},
+		// The domain reports through its Observer, so it never reaches Prometheus.
+		{pkg: "bridge", may: []string{"bridge/mapping", "config", "event", "journal", "queue", "registry", "reload"},
+			banned: []string{"github.com/prometheus/", "github.com/labstack/echo"}},
+		// The serving binary carries no test double.
+		{pkg: "app", mayNot: []string{"emulator", "sandbox", "sandbox/loopback"},
+			banned: []string{"github.com/distribution/distribution/v3/registry"}},
+		{pkg: "cmd/imagestream-bridge", mayNot: []string{"emulator", "sandbox", "sandbox/loopback"},
+			banned: []string{"github.com/distribution/distribution/v3/registry"}},
+	} {
+		pkg := module + "/" + rule.pkg
+		if _, ok := g[pkg]; !ok {
+			t.Errorf("%s: not in the module", rule.pkg)
+			continue
+		}
+		bad := func(p string) bool {
+			if rel, ok := ours(p); ok {
+				if rule.may != nil {
+					return !slices.Contains(rule.may, rel)
+				}
+				return slices.Contains(rule.mayNot, rel)
+			}
+			for _, b := range rule.banned {
+				if p == strings.TrimSuffix(b, "/") || strings.HasPrefix(p, b) || strings.HasPrefix(p, b+"/") {
+					return true
+				}
+			}
+			return false
+		}
+		if chain := g.path(pkg, bad); chain != nil {
+			t.Errorf("%s must not depend on %s:\n\t%s", rule.pkg, chain[len(chain)-1], strings.Join(chain, "\n\t"))
+		}
+	}
+}
