@@ -18,7 +18,7 @@ type rawManifest struct {
 	mt   types.MediaType
 }
 
-func (r rawManifest) RawManifest() ([]byte, error)       { return r.body, nil }
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.body, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
 
 // pushRaw pushes a schema2 image whose config blob is exactly config, and returns the manifest digest.
