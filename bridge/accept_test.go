@@ -3,6 +3,7 @@ package bridge
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,5 +83,36 @@ registries:
 	b, _, _ := newTestBridge(t, "registries: [{name: main, url: 'http://127.0.0.1:1', webhookToken: t}]", nil)
 	if _, err := b.Accept(context.Background(), "nope", []event.Event{push("a/b", "c")}); !errors.Is(err, ErrUnknownRegistry) {
 		t.Errorf("unknown registry: %v", err)
+	}
+}
+
+// TestSkipLogCarriesDigestAndIsBounded: the debug line of a skipped event
+// names its digest, and a huge repository costs a bounded line.
+func TestSkipLogCarriesDigestAndIsBounded(t *testing.T) {
+	b, _, _ := newTestBridge(t, `
+registries:
+  - name: main
+    url: http://127.0.0.1:1
+    webhookToken: t
+`, nil)
+	var buf strings.Builder
+	b.log = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	d := "sha256:" + strings.Repeat("cd", 32)
+	evs := []event.Event{
+		{ID: "1", Action: event.Push, Repository: "team/app", Tag: "", Digest: d, MediaType: "application/vnd.oci.image.manifest.v1+json"},
+		{ID: "2", Action: event.Push, Repository: strings.Repeat("a/", 500000), Tag: "v1", Digest: d, MediaType: "application/vnd.oci.image.manifest.v1+json"},
+	}
+	if _, err := b.Accept(context.Background(), "main", evs); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d log lines, want 2:\n%s", len(lines), buf.String())
+	}
+	if !strings.Contains(lines[0], "digest="+d) || !strings.Contains(lines[0], "reason=untagged") {
+		t.Errorf("skip line lacks the digest or reason: %s", lines[0])
+	}
+	if len(lines[1]) > 2048 {
+		t.Errorf("skip line of a 1 MB repository is %d bytes", len(lines[1]))
 	}
 }
