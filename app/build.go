@@ -31,8 +31,8 @@ type instance struct {
 	// apis has one image API client per cluster; health tracks them.
 	apis   map[string]*openshift.API
 	health *clusterHealth
-	store   journal.Store
-	bridge  *bridge.Bridge
+	store  journal.Store
+	bridge *bridge.Bridge
 }
 
 // build assembles the domain from cfg. Close releases the journal.

@@ -52,7 +52,7 @@ const resyncRate = 50
 func (b *Bridge) Plan(ctx context.Context) ([]Drift, error) {
 	lim := rate.NewLimiter(resyncRate, resyncRate)
 	streams := map[string]map[string]*imagev1.ImageStream{} // cluster, namespace → stream name → stream
-	down := map[string]error{}                               // clusters left out of this run
+	down := map[string]error{}                              // clusters left out of this run
 	var out []Drift
 	for _, name := range b.order {
 		src := b.registries[name]

@@ -145,7 +145,9 @@ func TestTagDeleteFollowsTheRegistry(t *testing.T) {
 	e := startEnv(t, envOpts{notify: true, clusters: []string{"b"},
 		configure: func(c *config.Config) { c.Registries[0].DeleteTags = true }})
 	b := e.clusters["b"]
-	waitIn := func(api interface{ TagHistory(ns, s, t string) []string }, what, tag string, want func([]string) bool) {
+	waitIn := func(api interface {
+		TagHistory(ns, s, t string) []string
+	}, what, tag string, want func([]string) bool) {
 		t.Helper()
 		e.waitFor(what, func() bool { return want(api.TagHistory("del", "app", tag)) })
 	}
@@ -209,7 +211,9 @@ func TestResyncRemovesDeletedTags(t *testing.T) {
 	keep := e.push("rm/app", "keep", randomImage(t, 1, false))
 	gone := e.push("rm/app", "gone", randomImage(t, 1, false))
 	e.notify(event("k", "rm/app", "keep", keep, schema2), event("g", "rm/app", "gone", gone, schema2))
-	for _, api := range []interface{ TagHistory(ns, s, t string) []string }{e.api, b} {
+	for _, api := range []interface {
+		TagHistory(ns, s, t string) []string
+	}{e.api, b} {
 		e.waitFor("mapped", func() bool {
 			return len(api.TagHistory("rm", "app", "keep")) == 1 && len(api.TagHistory("rm", "app", "gone")) == 1
 		})
@@ -233,7 +237,9 @@ func TestResyncRemovesDeletedTags(t *testing.T) {
 	if code := app.Main(t.Context(), []string{"resync", "--config", cfgFile}, &out, &errOut); code != 0 {
 		t.Fatalf("resync exit %d: %s\n%s", code, out.String(), errOut.String())
 	}
-	for _, api := range []interface{ TagHistory(ns, s, t string) []string }{e.api, b} {
+	for _, api := range []interface {
+		TagHistory(ns, s, t string) []string
+	}{e.api, b} {
 		if h := api.TagHistory("rm", "app", "gone"); len(h) != 0 {
 			t.Errorf("gone still has %v", h)
 		}
