@@ -1,12 +1,14 @@
 // Package bridge is the domain: it turns decoded push events into
 // ImageStreamMappings.
 //
-// The path of one event: Accept (accept.go) keeps tagged manifest pushes,
-// routes the repository to a namespace and image stream (route.go), journals
-// the job and schedules it on a per-tag lane (pipeline.go, package queue);
+// The path of one event: Accept (accept.go) keeps tagged manifest pushes
+// (and, with deleteTags, tag deletions), routes the repository to a namespace
+// and image stream (route.go), journals one job per target cluster and
+// schedules each on its (cluster, tag) lane (pipeline.go, package queue);
 // apply (apply.go) fetches by digest from the configured registry, builds the
-// mapping (package mapping) and posts it through the ImageAPI, creating the
-// stream when it is missing. classify.go decides what is retried, with the
+// mapping (package mapping) and posts it through that cluster's ImageAPI,
+// creating the stream when it is missing, or deletes the image stream tag once
+// the registry no longer has the tag. classify.go decides what is retried, with the
 // closed sets of reasons.go. resync.go repairs what never arrived. Every
 // measurement goes to an Observer.
 package bridge

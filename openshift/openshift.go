@@ -1,6 +1,6 @@
 // Package openshift is the bridge's client of the OpenShift image API: it
-// creates ImageStreamMappings, image streams and Images and lists image
-// streams, with client-go, reporting a server's Retry-After to the caller
+// creates ImageStreamMappings, image streams and Images, lists image
+// streams, deletes image stream tags and probes the server, with client-go, reporting a server's Retry-After to the caller
 // instead of sleeping on it. It imports nothing of ours.
 package openshift
 
