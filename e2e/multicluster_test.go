@@ -248,3 +248,30 @@ func TestResyncRemovesDeletedTags(t *testing.T) {
 		}
 	}
 }
+
+// TestReadinessFollowsTheDefaultCluster: /readyz fails while the default
+// cluster does not answer and recovers with it; cluster_up says the same.
+func TestReadinessFollowsTheDefaultCluster(t *testing.T) {
+	e := startEnv(t, envOpts{clusters: []string{"b"}})
+	readyz := func() int {
+		resp, err := http.Get(e.url + "/readyz")
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := readyz(); code != http.StatusOK {
+		t.Fatalf("readyz %d at start", code)
+	}
+	e.api.Inject(&emulator.Fault{Drop: true})
+	d := e.push("ready/app", "v1", randomImage(t, 1, false))
+	e.notify(event("r1", "ready/app", "v1", d, schema2))
+	e.waitFor("readyz 503 with the default cluster down", func() bool { return readyz() == http.StatusServiceUnavailable })
+	if e.metric(`imagestream_bridge_cluster_up{cluster="default"}`) != 0 || e.metric(`imagestream_bridge_cluster_up{cluster="b"}`) != 1 {
+		t.Error("cluster_up does not say default down, b up")
+	}
+	e.api.ClearFaults()
+	e.waitTag("ready", "app", "v1", d)
+	e.waitFor("readyz 200 again", func() bool { return readyz() == http.StatusOK })
+}
