@@ -27,9 +27,12 @@ type instance struct {
 	log     *slog.Logger
 	reg     *prometheus.Registry
 	metrics *metrics.Metrics
-	rest    *rest.Config
-	store   journal.Store
-	bridge  *bridge.Bridge
+	rest    *rest.Config // the default cluster's: leader election runs there
+	// apis has one image API client per cluster; health tracks them.
+	apis   map[string]*openshift.API
+	health *clusterHealth
+	store  journal.Store
+	bridge *bridge.Bridge
 }
 
 // build assembles the domain from cfg. Close releases the journal.
@@ -39,17 +42,44 @@ func build(cfg *config.Config, log *slog.Logger) (*instance, error) {
 	for _, r := range cfg.Registries {
 		names = append(names, r.Name)
 	}
+	clusters := cfg.Clusters()
+	clusterNames := make([]string, 0, len(clusters))
+	for _, cl := range clusters {
+		clusterNames = append(clusterNames, cl.Name)
+	}
+	targets := map[string][]string{}
+	for _, r := range cfg.Registries {
+		targets[r.Name] = r.Targets(clusters)
+	}
 	m := metrics.New(reg, Version, metrics.Labels{
-		Registries: names, SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(),
+		Registries: names, Clusters: clusterNames, Targets: targets,
+		SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(),
 		RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages(),
 	})
-	rc, err := openshift.RESTConfig(openshiftOptions(cfg.OpenShift))
-	if err != nil {
-		return nil, err
-	}
-	api, err := openshift.NewAPI(rc, m.APICall)
-	if err != nil {
-		return nil, err
+	health := newClusterHealth(log, m)
+	// One client per cluster, each with its own rate limit, connections and timeout.
+	apis := map[string]*openshift.API{}
+	others := map[string]bridge.ImageAPI{}
+	var rc *rest.Config
+	for _, cl := range clusters {
+		crc, err := openshift.RESTConfig(openshiftOptions(cl.OpenShift))
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", cl.Name, err)
+		}
+		name := cl.Name
+		api, err := openshift.NewAPI(crc, func(op string, code int, d time.Duration) {
+			m.APICall(name, op, code, d)
+			health.observe(name, code)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", cl.Name, err)
+		}
+		apis[name] = api
+		if name == config.DefaultCluster {
+			rc = crc
+		} else {
+			others[name] = api
+		}
 	}
 	fetchers := map[string]bridge.Fetcher{}
 	for _, r := range cfg.Registries {
@@ -66,16 +96,19 @@ func build(cfg *config.Config, log *slog.Logger) (*instance, error) {
 	}
 	var store journal.Store = journal.NewMemory()
 	if cfg.DataDir != "" {
+		var err error
 		if store, err = journal.OpenBolt(cfg.DataDir, journal.WithLogger(log)); err != nil {
 			return nil, err
 		}
 	}
-	b, err := bridge.New(cfg, bridge.Deps{API: api, Fetchers: fetchers, Store: store, Observer: m, Log: log})
+	b, err := bridge.New(cfg, bridge.Deps{API: apis[config.DefaultCluster], Clusters: others, Fetchers: fetchers,
+		Store: store, Observer: m, Log: log})
 	if err != nil {
 		store.Close()
 		return nil, err
 	}
-	return &instance{cfg: cfg, log: log, reg: reg, metrics: m, rest: rc, store: store, bridge: b}, nil
+	return &instance{cfg: cfg, log: log, reg: reg, metrics: m, rest: rc, apis: apis, health: health,
+		store: store, bridge: b}, nil
 }
 
 // Close releases the journal.

@@ -15,8 +15,10 @@ func newResyncCommand() *cobra.Command {
 		Use:   "resync --config FILE [--dry-run]",
 		Short: "Reconcile registry tags with image streams once",
 		Long: `resync lists every repository and tag of each registry (the catalog API, or the
-registry's repositories key), compares each tag's digest with its image stream tag and
-posts a mapping for every tag that drifted, then waits for them. It keeps its queue in
+registry's repositories key), compares each tag's digest with its image stream tag in
+every target cluster and posts a mapping for every tag that drifted (with deleteTags,
+it also deletes the image stream tags whose registry tag is gone), then waits for
+them. It keeps its queue in
 memory (never the journal of a running serve). serve also does this at start and
 every resyncInterval.`,
 		Example: "  imagestream-bridge resync --config config.yaml --dry-run",
@@ -46,13 +48,17 @@ every resyncInterval.`,
 			return err
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "KIND\tNAMESPACE/STREAM:TAG\tREGISTRY DIGEST\tSTREAM IMAGE")
+		fmt.Fprintln(tw, "KIND\tCLUSTER\tNAMESPACE/STREAM:TAG\tREGISTRY DIGEST\tSTREAM IMAGE")
 		for _, d := range drift {
 			cur := d.Current
 			if cur == "" {
 				cur = "-"
 			}
-			fmt.Fprintf(tw, "%s\t%s/%s:%s\t%s\t%s\n", d.Kind, d.Namespace, d.Stream, d.Tag, d.Digest, cur)
+			dgst := d.Digest
+			if dgst == "" {
+				dgst = "-" // removed: the registry no longer has the tag
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s/%s:%s\t%s\t%s\n", d.Kind, d.Cluster, d.Namespace, d.Stream, d.Tag, dgst, cur)
 		}
 		tw.Flush()
 		if *dryRun {

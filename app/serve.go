@@ -81,7 +81,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		}
 	}
 	log.Info("imagestream-bridge starting", "version", Version, "listen", ln.Addr().String(),
-		"registries", len(cfg.Registries), "durable", in.store.Durable(), "workers", cfg.Workers,
+		"registries", len(cfg.Registries), "clusters", len(cfg.Clusters()), "durable", in.store.Durable(), "workers", cfg.Workers,
 		"leader_election", cfg.LeaderElection.Enabled)
 
 	// The shutdown deadline is split once: half to stop the listener, half to
@@ -108,16 +108,36 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	wg.Go(func() { in.sampleGauges(runCtx) })
 
+	// Ready once the workers run (or at once with leader election, where
+	// followers answer through the leading check) while the default cluster
+	// answers; another cluster's health never takes the bridge out of its Service.
+	var (
+		readyMu sync.Mutex
+		started = cfg.LeaderElection.Enabled
+	)
+	updateReady := func() {
+		readyMu.Lock()
+		defer readyMu.Unlock()
+		if runCtx.Err() == nil { // shutting down: the webhook keeps readiness false
+			srv.SetReady(started && in.health.defaultUp())
+		}
+	}
+	in.health.setOnDefault(func(bool) { updateReady() })
+	wg.Go(func() { in.health.probe(runCtx, cfg.Clusters(), in.apis) })
+
 	lead := func(leadCtx context.Context) {
 		in.metrics.Leader(true)
 		srv.SetLeading(true)
 		in.bridge.Start(workCtx)
-		srv.SetReady(true)
+		readyMu.Lock()
+		started = true
+		readyMu.Unlock()
+		updateReady()
 		log.Info("processing events")
 		in.bridge.ResyncLoop(leadCtx, cfg.ResyncInterval.Duration)
 	}
 	if cfg.LeaderElection.Enabled {
-		srv.SetReady(true) // followers answer /readyz with 503 through the leading check
+		updateReady() // followers answer /readyz with 503 through the leading check
 		wg.Go(func() {
 			if err := in.elect(runCtx, srv, lead); err != nil {
 				errc <- err

@@ -20,10 +20,11 @@ var ErrQueueFull = errors.New("queue is full")
 // ErrUnknownRegistry is Accept's answer for a registry name that is not configured.
 var ErrUnknownRegistry = errors.New("unknown registry")
 
-// Accept keeps the tagged manifest pushes among the events of one registry,
-// routes them, journals them and schedules them, all or none. It returns, per
-// event, why it was skipped ("" when queued); the skips are counted even when
-// the queued events are refused with ErrQueueFull or a journal error.
+// Accept keeps the tagged manifest pushes (and, with deleteTags, the tag
+// deletions) among the events of one registry, routes them, journals one job
+// per target cluster and schedules them, all or none. It returns, per event,
+// why it was skipped ("" when queued); the skips are counted even when the
+// queued events are refused with ErrQueueFull or a journal error.
 func (b *Bridge) Accept(ctx context.Context, registryName string, evs []event.Event) ([]SkipReason, error) {
 	src, ok := b.registries[registryName]
 	if !ok {
@@ -32,16 +33,44 @@ func (b *Bridge) Accept(ctx context.Context, registryName string, evs []event.Ev
 	skips := make([]SkipReason, len(evs))
 	jobs := make([]*journal.Job, 0, len(evs))
 	for i := range evs {
-		job, reason := toJob(registryName, src.router, &evs[i])
-		if job == nil {
+		var job *journal.Job
+		var reason SkipReason
+		if evs[i].Action == event.Delete && src.cfg.DeleteTags {
+			job, reason = toDeleteJob(registryName, src.router, &evs[i])
+		} else {
+			job, reason = toJob(registryName, src.router, &evs[i])
+		}
+		var fanned []*journal.Job
+		if job != nil {
+			if fanned = fanOut(job, src.targets); len(fanned) == 0 {
+				reason = SkipNamespaceNotAllowed
+			}
+		}
+		if len(fanned) == 0 {
 			skips[i] = reason
 			b.obs.Skipped(registryName, string(reason))
 			b.logSkip(registryName, &evs[i], reason)
 			continue
 		}
-		jobs = append(jobs, job)
+		jobs = append(jobs, fanned...)
 	}
 	return skips, b.enqueue(ctx, jobs)
+}
+
+// fanOut copies job once per target cluster that takes its namespace. Each
+// copy is journaled and completed on its own: a crash never drops a pending
+// target and never repeats a done one.
+func fanOut(job *journal.Job, targets []*target) []*journal.Job {
+	out := make([]*journal.Job, 0, len(targets))
+	for _, t := range targets {
+		if !t.cfg.AllowsNamespace(job.Namespace) {
+			continue
+		}
+		j := *job
+		j.Cluster = t.cfg.Name
+		out = append(out, &j)
+	}
+	return out
 }
 
 // enqueue journals jobs and schedules them, all or none.
@@ -90,6 +119,28 @@ func toJob(regName string, rt router, ev *event.Event) (*journal.Job, SkipReason
 		Digest:     ev.Digest,
 		PushedAt:   ev.Timestamp,
 		Source:     "notification",
+	}, ""
+}
+
+// toDeleteJob turns a tag deletion (repository and tag; distribution sends
+// no digest) into a job that deletes the image stream tag once the registry
+// no longer has the tag. A delete without a tag (a manifest deleted by
+// digest) is not a tag deletion.
+func toDeleteJob(regName string, rt router, ev *event.Event) (*journal.Job, SkipReason) {
+	if ev.Tag == "" {
+		return nil, SkipNotPush
+	}
+	if !registry.ValidRepository(ev.Repository) || !registry.ValidTag(ev.Tag) {
+		return nil, SkipInvalidName
+	}
+	route, reason := rt.route(ev.Repository)
+	if reason != "" {
+		return nil, reason
+	}
+	return &journal.Job{
+		ID: ev.ID, Registry: regName, Repository: ev.Repository, Namespace: route.Namespace,
+		Stream: route.Stream, Tag: ev.Tag, PushedAt: ev.Timestamp, Source: "notification",
+		Action: journal.ActionDelete,
 	}, ""
 }
 

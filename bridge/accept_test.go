@@ -116,3 +116,72 @@ registries:
 		t.Errorf("skip line of a 1 MB repository is %d bytes", len(lines[1]))
 	}
 }
+
+// TestAcceptFansOutPerCluster: one journaled job per target cluster that
+// takes the namespace, each in its own lane; namespace_not_allowed only when
+// no target takes it; a tag deletion becomes delete jobs only with deleteTags.
+func TestAcceptFansOutPerCluster(t *testing.T) {
+	d := "sha256:" + strings.Repeat("cd", 32)
+	const v2 = "application/vnd.docker.distribution.manifest.v2+json"
+	push := func(repo, tag string) event.Event {
+		return event.Event{ID: repo + ":" + tag, Action: event.Push, Repository: repo, Tag: tag, Digest: d, MediaType: v2}
+	}
+	del := func(repo, tag string) event.Event {
+		return event.Event{ID: "del " + repo + ":" + tag, Action: event.Delete, Repository: repo, Tag: tag}
+	}
+	b, obs, store := newTestBridge(t, `
+clusters:
+  - {name: b, kubeconfig: /nonexistent/b, namespaces: ["team-*"]}
+  - {name: c, kubeconfig: /nonexistent/c}
+registries:
+  - {name: all, url: "http://127.0.0.1:1", webhookToken: t1}
+  - {name: bonly, url: "http://127.0.0.1:1", webhookToken: t2, clusters: [b]}
+  - {name: del, url: "http://127.0.0.1:1", webhookToken: t3, clusters: [default, b], deleteTags: true}
+`, nil)
+	for _, tc := range []struct {
+		registry string
+		evs      []event.Event
+		skips    []SkipReason
+		lanes    []string // Key and action of each journaled job
+	}{
+		{"all", []event.Event{push("team-a/app", "v1")}, []SkipReason{""},
+			[]string{"team-a/app:v1 push", "b/team-a/app:v1 push", "c/team-a/app:v1 push"}},
+		{"all", []event.Event{push("ops/app", "v1")}, []SkipReason{""},
+			[]string{"ops/app:v1 push", "c/ops/app:v1 push"}},
+		{"all", []event.Event{del("team-a/app", "v1")}, []SkipReason{SkipNotPush}, nil},
+		{"bonly", []event.Event{push("ops/app", "v2"), push("team-x/app", "v2")}, []SkipReason{SkipNamespaceNotAllowed, ""},
+			[]string{"b/team-x/app:v2 push"}},
+		{"del", []event.Event{del("team-a/app", "v1"), del("team-a/app", ""), del("ops/app", "v1")},
+			[]SkipReason{"", SkipNotPush, ""},
+			[]string{"team-a/app:v1 delete", "b/team-a/app:v1 delete", "ops/app:v1 delete"}},
+	} {
+		store.appended = nil
+		skips, err := b.Accept(context.Background(), tc.registry, tc.evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(skips, tc.skips) {
+			t.Errorf("%s %v: skips %q, want %q", tc.registry, tc.evs, skips, tc.skips)
+		}
+		var got []string
+		for _, j := range store.appended {
+			action := "push"
+			if j.Action != "" {
+				action = j.Action
+			}
+			got = append(got, j.Key()+" "+action)
+			if j.Registry != tc.registry || j.Seq == 0 {
+				t.Errorf("job %+v: registry or seq not set", j)
+			}
+		}
+		if !slices.Equal(got, tc.lanes) {
+			t.Errorf("%s: journaled %q, want %q", tc.registry, got, tc.lanes)
+		}
+	}
+	if n := obs.get("skipped bonly namespace_not_allowed"); n != 1 {
+		t.Errorf("namespace_not_allowed counted %d times, want 1", n)
+	}
+	if b.Depth() != 9 {
+		t.Errorf("queue depth %d, want 9 (one per job)", b.Depth())
+	}
+}

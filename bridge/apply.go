@@ -22,6 +22,13 @@ func (b *Bridge) apply(ctx context.Context, j *journal.Job, later bool) error {
 	if !ok {
 		return fmt.Errorf("%w: registry %q is no longer configured", registry.ErrInvalidName, j.Registry)
 	}
+	cl := b.cluster(j)
+	if cl == nil {
+		return fmt.Errorf("%w: cluster %q is no longer configured", registry.ErrInvalidName, j.ClusterName())
+	}
+	if j.Action == journal.ActionDelete {
+		return b.deleteTag(ctx, src, cl, j)
+	}
 	if j.Verify && !later {
 		// A push may have moved the tag on since this job was planned or journaled:
 		// applying it now would move the tag back.
@@ -43,33 +50,48 @@ func (b *Bridge) apply(ctx context.Context, j *journal.Job, later bool) error {
 	if kind := mapping.Artifact(content.MediaType, content.Manifest, content.Config); kind != "" && src.cfg.Artifacts != config.ArtifactsMap {
 		return &skipError{reason: SkipArtifact, detail: "OCI artifact (" + kind + "): skipped with artifacts: skip"}
 	}
-	ism, err := b.build(src, j, j.Digest, content)
+	ism, err := b.build(src, cl, j, j.Digest, content)
 	if err != nil {
 		return err
 	}
-	if b.cfg.OpenShift.CreateChildImages && mapping.IsList(ism.Image.DockerImageManifestMediaType) {
-		b.createChildren(ctx, src, j, ism)
+	if cl.cfg.CreateChildImages && mapping.IsList(ism.Image.DockerImageManifestMediaType) {
+		b.createChildren(ctx, src, cl, j, ism)
 	}
-	err = b.api.CreateMapping(ctx, ism)
-	if err != nil && streamMissing(err) && b.cfg.OpenShift.CreateStreams() {
+	err = cl.api.CreateMapping(ctx, ism)
+	if err != nil && streamMissing(err) && cl.cfg.CreateStreams() {
 		b.obs.Retried(string(StageAPI), string(RetryStreamCreated))
-		if err := b.api.CreateStream(ctx, j.Namespace, j.Stream); err != nil {
+		if err := cl.api.CreateStream(ctx, j.Namespace, j.Stream); err != nil {
 			return inStage(StageAPI, err)
 		}
-		b.log.Info("image stream created", "namespace", j.Namespace, "stream", j.Stream)
-		err = b.api.CreateMapping(ctx, ism)
+		b.log.Info("image stream created", "cluster", cl.cfg.Name, "namespace", j.Namespace, "stream", j.Stream)
+		err = cl.api.CreateMapping(ctx, ism)
 	}
 	return inStage(StageAPI, err)
 }
 
+// deleteTag deletes the image stream tag of a tag deleted in the registry,
+// but only while the registry still has no such tag: a late delete never
+// removes a tag that was pushed again (it ends as stale). The API's 404 (no
+// such stream or tag) is success.
+func (b *Bridge) deleteTag(ctx context.Context, src *source, cl *target, j *journal.Job) error {
+	_, err := src.fetch.Resolve(ctx, j.Repository, j.Tag)
+	switch {
+	case err == nil:
+		return errSkipStale
+	case registry.StatusCode(err) != http.StatusNotFound:
+		return inStage(StageFetch, err)
+	}
+	return inStage(StageAPI, cl.api.DeleteStreamTag(ctx, j.Namespace, j.Stream, j.Tag))
+}
+
 // build builds the mapping of digest for j's tag. A config the API server
 // cannot decode is mapped with empty metadata, as the server stores it.
-func (b *Bridge) build(src *source, j *journal.Job, digest string, content *registry.Content) (*imagev1.ImageStreamMapping, error) {
+func (b *Bridge) build(src *source, cl *target, j *journal.Job, digest string, content *registry.Content) (*imagev1.ImageStreamMapping, error) {
 	ism, warn, err := mapping.Build(mapping.Input{
 		Namespace: j.Namespace, Stream: j.Stream, Tag: j.Tag, Repository: j.Repository,
 		ReferenceHost: src.cfg.ReferenceHost, Digest: digest, MediaType: content.MediaType,
 		Manifest: content.Manifest, Config: content.Config,
-		Managed: b.cfg.OpenShift.ManagedImages, Now: b.now,
+		Managed: cl.cfg.ManagedImages, Now: b.now,
 	})
 	if err != nil {
 		return nil, err
@@ -86,9 +108,9 @@ func (b *Bridge) build(src *source, j *journal.Job, digest string, content *regi
 // PreserveOriginal import does, so every platform can be pulled by digest.
 // OpenShift never checks children when a list is pushed, so a child that
 // cannot be fetched, built or created is reported and the list is mapped anyway.
-func (b *Bridge) createChildren(ctx context.Context, src *source, j *journal.Job, list *imagev1.ImageStreamMapping) {
+func (b *Bridge) createChildren(ctx context.Context, src *source, cl *target, j *journal.Job, list *imagev1.ImageStreamMapping) {
 	for _, child := range list.Image.DockerImageManifests {
-		err := b.createChild(ctx, src, j, child.Digest)
+		err := b.createChild(ctx, src, cl, j, child.Digest)
 		if err == nil {
 			continue
 		}
@@ -99,21 +121,22 @@ func (b *Bridge) createChildren(ctx context.Context, src *source, j *journal.Job
 	}
 }
 
-func (b *Bridge) createChild(ctx context.Context, src *source, j *journal.Job, digest string) error {
+func (b *Bridge) createChild(ctx context.Context, src *source, cl *target, j *journal.Job, digest string) error {
 	content, err := src.fetch.Fetch(ctx, j.Repository, digest, mapping.IsImageManifest)
 	if err != nil {
 		return inStage(StageFetch, err)
 	}
-	m, err := b.build(src, j, digest, content)
+	m, err := b.build(src, cl, j, digest, content)
 	if err != nil {
 		return err
 	}
-	return inStage(StageAPI, b.api.CreateImage(ctx, &m.Image))
+	return inStage(StageAPI, cl.api.CreateImage(ctx, &m.Image))
 }
 
 // report logs one line per job outcome and counts it.
 func (b *Bridge) report(j *journal.Job, o Outcome, attempts int, d time.Duration) {
-	attrs := []any{"event", j.ID, "registry", j.Registry, "repository", j.Repository, "namespace", j.Namespace,
+	cluster := j.ClusterName()
+	attrs := []any{"event", j.ID, "registry", j.Registry, "cluster", cluster, "repository", j.Repository, "namespace", j.Namespace,
 		"stream", j.Stream, "tag", j.Tag, "digest", j.Digest, "source", j.Source, "attempts", attempts,
 		"duration_ms", strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64)}
 	switch o.Result {
@@ -121,16 +144,21 @@ func (b *Bridge) report(j *journal.Job, o Outcome, attempts int, d time.Duration
 		b.obs.Retried(string(o.Stage), string(o.Retry))
 		b.log.Warn("event retry", append(attrs, "outcome", "retry", "reason", o.Reason(), "error", errString(o.Err))...)
 	case Failed:
-		b.obs.Failed(j.Registry, string(o.Failure))
+		b.obs.Failed(j.Registry, cluster, string(o.Failure))
 		b.countFailed()
 		b.log.Error("event failed", append(attrs, "outcome", "failed", "reason", o.Reason(), "error", errString(o.Err))...)
 	case Skipped:
 		b.obs.Skipped(j.Registry, string(o.Skip))
 		b.log.Info("event skipped", append(attrs, "outcome", "skipped", "reason", o.Reason(), "detail", errString(o.Err))...)
 	default:
-		b.obs.Mapped(j.Registry)
+		if j.Action == journal.ActionDelete {
+			b.obs.TagDeleted(j.Registry, cluster)
+			b.log.Info("image stream tag deleted", append(attrs, "outcome", "deleted")...)
+			return
+		}
+		b.obs.Mapped(j.Registry, cluster)
 		if !j.PushedAt.IsZero() && j.Source == "notification" {
-			b.obs.PushToMapped(j.Registry, b.now().Sub(j.PushedAt))
+			b.obs.PushToMapped(j.Registry, cluster, b.now().Sub(j.PushedAt))
 		}
 		b.log.Info("event mapped", append(attrs, "outcome", "mapped")...)
 	}

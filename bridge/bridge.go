@@ -1,12 +1,14 @@
 // Package bridge is the domain: it turns decoded push events into
 // ImageStreamMappings.
 //
-// The path of one event: Accept (accept.go) keeps tagged manifest pushes,
-// routes the repository to a namespace and image stream (route.go), journals
-// the job and schedules it on a per-tag lane (pipeline.go, package queue);
+// The path of one event: Accept (accept.go) keeps tagged manifest pushes
+// (and, with deleteTags, tag deletions), routes the repository to a namespace
+// and image stream (route.go), journals one job per target cluster and
+// schedules each on its (cluster, tag) lane (pipeline.go, package queue);
 // apply (apply.go) fetches by digest from the configured registry, builds the
-// mapping (package mapping) and posts it through the ImageAPI, creating the
-// stream when it is missing. classify.go decides what is retried, with the
+// mapping (package mapping) and posts it through that cluster's ImageAPI,
+// creating the stream when it is missing, or deletes the image stream tag once
+// the registry no longer has the tag. classify.go decides what is retried, with the
 // closed sets of reasons.go. resync.go repairs what never arrived. Every
 // measurement goes to an Observer.
 package bridge
@@ -26,7 +28,7 @@ type Bridge struct {
 	cfg        *config.Config
 	log        *slog.Logger
 	obs        Observer
-	api        ImageAPI
+	clusters   map[string]*target
 	registries map[string]*source
 	order      []string
 	store      journal.Store
@@ -41,11 +43,22 @@ type source struct {
 	cfg    config.Registry
 	fetch  Fetcher
 	router router
+	// targets are the clusters its pushes go to (Registry.Targets), in config order.
+	targets []*target
+}
+
+// target is one cluster the bridge maps into.
+type target struct {
+	cfg config.Cluster
+	api ImageAPI
 }
 
 // Deps are the parts a Bridge works with.
 type Deps struct {
+	// API is the default cluster's image API.
 	API ImageAPI
+	// Clusters has the image API of every other configured cluster, by name.
+	Clusters map[string]ImageAPI
 	// Fetchers has one Fetcher per configured registry name.
 	Fetchers map[string]Fetcher
 	Store    journal.Store
@@ -55,14 +68,31 @@ type Deps struct {
 
 // New wires a Bridge. The store's pending jobs are scheduled when Start runs.
 func New(cfg *config.Config, d Deps) (*Bridge, error) {
-	b := &Bridge{cfg: cfg, log: d.Log, obs: d.Observer, api: d.API, store: d.Store,
+	b := &Bridge{cfg: cfg, log: d.Log, obs: d.Observer, store: d.Store, clusters: map[string]*target{},
 		registries: map[string]*source{}, now: time.Now, stallLimit: stallLimit(cfg)}
+	all := cfg.Clusters()
+	for _, cl := range all {
+		api, ok := d.API, true
+		if cl.Name != config.DefaultCluster {
+			api, ok = d.Clusters[cl.Name]
+		}
+		if !ok {
+			return nil, fmt.Errorf("cluster %s: no image API", cl.Name)
+		}
+		b.clusters[cl.Name] = &target{cfg: cl, api: api}
+	}
+	var groups []string
 	for _, rc := range cfg.Registries {
 		f, ok := d.Fetchers[rc.Name]
 		if !ok {
 			return nil, fmt.Errorf("registry %s: no fetcher", rc.Name)
 		}
-		b.registries[rc.Name] = &source{cfg: rc, fetch: f, router: router{mapping: rc.Mapping, allowed: rc.Namespaces}}
+		src := &source{cfg: rc, fetch: f, router: router{mapping: rc.Mapping, allowed: rc.Namespaces}}
+		for _, name := range rc.Targets(all) {
+			src.targets = append(src.targets, b.clusters[name])
+			groups = append(groups, group(rc.Name, name))
+		}
+		b.registries[rc.Name] = src
 		b.order = append(b.order, rc.Name)
 	}
 	pending, err := d.Store.Pending()
@@ -71,7 +101,7 @@ func New(cfg *config.Config, d Deps) (*Bridge, error) {
 	}
 	b.pipeline = NewPipeline(PipelineOptions{
 		Store: d.Store, Apply: b.apply, Report: b.report,
-		Workers: cfg.Workers, Capacity: cfg.QueueSize, Registries: b.order,
+		Workers: cfg.Workers, Capacity: cfg.QueueSize, Groups: groups,
 		Initial: cfg.Retry.InitialBackoff.Duration, Max: cfg.Retry.MaxBackoff.Duration,
 	})
 	if len(pending) > 0 {
@@ -115,8 +145,15 @@ func stallLimit(cfg *config.Config) time.Duration {
 	for _, r := range cfg.Registries {
 		fetch = max(fetch, r.FetchTimeout.Duration)
 	}
-	return max(2*time.Minute, 4*(2*fetch+3*cfg.OpenShift.Timeout.Duration))
+	var api time.Duration
+	for _, cl := range cfg.Clusters() {
+		api = max(api, cl.Timeout.Duration)
+	}
+	return max(2*time.Minute, 4*(2*fetch+3*api))
 }
+
+// cluster is the target of a job; nil when its cluster is no longer configured.
+func (b *Bridge) cluster(j *journal.Job) *target { return b.clusters[j.ClusterName()] }
 
 // Failed lists the failed events.
 func (b *Bridge) Failed() ([]journal.Failed, error) { return b.store.FailedList() }

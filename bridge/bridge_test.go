@@ -35,18 +35,28 @@ func (c *counts) get(key string) int {
 	return c.n[key]
 }
 
-func (c *counts) Skipped(r, reason string)               { c.add("skipped %s %s", r, reason) }
-func (c *counts) Mapped(r string)                        { c.add("mapped %s", r) }
-func (c *counts) PushToMapped(r string, _ time.Duration) { c.add("push_to_mapped %s", r) }
-func (c *counts) Failed(r, reason string)                { c.add("failed %s %s", r, reason) }
-func (c *counts) Retried(stage, reason string)           { c.add("retried %s %s", stage, reason) }
-func (c *counts) FailedEvents(int)                       {}
-func (c *counts) MetadataEmpty(r string)                 { c.add("metadata_empty %s", r) }
-func (c *counts) ChildFailed(r string)                   { c.add("child_failed %s", r) }
-func (c *counts) QueueCapacity(int)                      {}
-func (c *counts) ResyncRun(time.Duration, error)         {}
-func (c *counts) ResyncDrift(r, kind string)             { c.add("drift %s %s", r, kind) }
-func (c *counts) ResyncFixed(r string)                   { c.add("fixed %s", r) }
+func (c *counts) Skipped(r, reason string) { c.add("skipped %s %s", r, reason) }
+
+// at names a registry in a cluster: the registry alone for the default cluster, REGISTRY@CLUSTER otherwise.
+func at(r, cluster string) string {
+	if cluster == config.DefaultCluster {
+		return r
+	}
+	return r + "@" + cluster
+}
+
+func (c *counts) Mapped(r, cl string)                        { c.add("mapped %s", at(r, cl)) }
+func (c *counts) PushToMapped(r, cl string, _ time.Duration) { c.add("push_to_mapped %s", at(r, cl)) }
+func (c *counts) Failed(r, cl, reason string)                { c.add("failed %s %s", at(r, cl), reason) }
+func (c *counts) TagDeleted(r, cl string)                    { c.add("deleted %s", at(r, cl)) }
+func (c *counts) Retried(stage, reason string)               { c.add("retried %s %s", stage, reason) }
+func (c *counts) FailedEvents(int)                           {}
+func (c *counts) MetadataEmpty(r string)                     { c.add("metadata_empty %s", r) }
+func (c *counts) ChildFailed(r string)                       { c.add("child_failed %s", r) }
+func (c *counts) QueueCapacity(int)                          {}
+func (c *counts) ResyncRun(time.Duration, error)             {}
+func (c *counts) ResyncDrift(r, kind string)                 { c.add("drift %s %s", r, kind) }
+func (c *counts) ResyncFixed(r string)                       { c.add("fixed %s", r) }
 
 // newTestBridge builds a Bridge from YAML over a memory journal, with real
 // registry clients for the configured URLs and no API server behind api.
@@ -65,7 +75,11 @@ func newTestBridge(t *testing.T, yaml string, api ImageAPI) (*Bridge, *counts, *
 		fetchers[r.Name] = c
 	}
 	obs, store := &counts{}, &recorder{Store: journal.NewMemory()}
-	b, err := New(cfg, Deps{API: api, Fetchers: fetchers, Store: store, Observer: obs,
+	others := map[string]ImageAPI{}
+	for _, cl := range cfg.OtherClusters {
+		others[cl.Name] = api
+	}
+	b, err := New(cfg, Deps{API: api, Clusters: others, Fetchers: fetchers, Store: store, Observer: obs,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

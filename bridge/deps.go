@@ -18,6 +18,8 @@ type ImageAPI interface {
 	// CreateImage creates a cluster-scoped Image; one that exists is fine.
 	CreateImage(ctx context.Context, img *imagev1.Image) error
 	ListStreams(ctx context.Context, namespace string) ([]imagev1.ImageStream, error)
+	// DeleteStreamTag deletes the image stream tag STREAM:TAG; one that does not exist is fine.
+	DeleteStreamTag(ctx context.Context, namespace, stream, tag string) error
 }
 
 // Fetcher reads one configured registry (package registry implements it).
@@ -35,10 +37,13 @@ type Fetcher interface {
 // closed sets.
 type Observer interface {
 	Skipped(registry, reason string)
-	Mapped(registry string)
+	// Mapped, PushToMapped, Failed and TagDeleted name the cluster of the job.
+	Mapped(registry, cluster string)
 	// PushToMapped is the time from a notification's timestamp to its mapping.
-	PushToMapped(registry string, d time.Duration)
-	Failed(registry, reason string)
+	PushToMapped(registry, cluster string, d time.Duration)
+	Failed(registry, cluster, reason string)
+	// TagDeleted counts an image stream tag deleted because its registry tag was.
+	TagDeleted(registry, cluster string)
 	Retried(stage, reason string)
 	// FailedEvents is the length of the failed list.
 	FailedEvents(n int)

@@ -41,9 +41,10 @@ type PipelineOptions struct {
 	Capacity int
 	Initial  time.Duration
 	Max      time.Duration
-	// Registries are the configured registry names: while there is more than one,
-	// one registry never holds the last free worker (see package queue).
-	Registries []string
+	// Groups are the fairness groups, one per (registry, target cluster) (see
+	// group): while there is more than one, one group never holds the last free
+	// worker (see package queue), so a slow registry or cluster never starves another.
+	Groups []string
 }
 
 // NewPipeline returns a stopped pipeline; call Start.
@@ -54,9 +55,9 @@ func NewPipeline(o PipelineOptions) *Pipeline {
 		q: queue.New(queue.Options[*journal.Job]{
 			Capacity: o.Capacity,
 			Workers:  o.Workers,
-			Groups:   o.Registries,
+			Groups:   o.Groups,
 			Key:      (*journal.Job).Key,
-			Group:    func(j *journal.Job) string { return j.Registry },
+			Group:    func(j *journal.Job) string { return group(j.Registry, j.ClusterName()) },
 		}),
 	}
 }
@@ -122,6 +123,9 @@ func (p *Pipeline) run(ctx context.Context, l *queue.Lease[*journal.Job]) {
 	p.report(j, o, l.Attempt, time.Since(l.Started))
 	l.Done()
 }
+
+// group is the fairness group of a registry's jobs for one cluster.
+func group(registry, cluster string) string { return registry + "\x00" + cluster }
 
 func errString(err error) string {
 	if err == nil {

@@ -56,7 +56,7 @@ func TestTransientFaultsAreRetried(t *testing.T) {
 	if got := e.metric(`imagestream_bridge_retries_total{reason="server_error",stage="api"}`); got < 5 {
 		t.Errorf("server_error retries = %v, want >= 5", got)
 	}
-	if got := e.metric(`imagestream_bridge_mappings_total{registry="main",result="mapped"}`); got != 5 {
+	if got := e.metric(`imagestream_bridge_mappings_total{cluster="default",registry="main",result="mapped"}`); got != 5 {
 		t.Errorf("mapped = %v, want 5", got)
 	}
 }
@@ -98,7 +98,7 @@ func TestPermanentFailuresDoNotBlock(t *testing.T) {
 	if reasons["good"] != "forbidden" || reasons["gone"] != "namespace_not_found" || reasons["quota"] != "quota" {
 		t.Errorf("failure reasons = %v", reasons)
 	}
-	if got := e.metric(`imagestream_bridge_permanent_failures_total{reason="namespace_not_found",registry="main"}`); got != 1 {
+	if got := e.metric(`imagestream_bridge_permanent_failures_total{cluster="default",reason="namespace_not_found",registry="main"}`); got != 1 {
 		t.Errorf("namespace_not_found failures = %v", got)
 	}
 	// The operator fixes the cause and replays everything.

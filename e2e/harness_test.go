@@ -39,6 +39,8 @@ type env struct {
 	cfg    *config.Config
 	client *http.Client
 	stack  *loopback.Stack
+	// clusters are the emulators of envOpts.clusters, by name.
+	clusters map[string]*sandbox.API
 }
 
 type envOpts struct {
@@ -55,6 +57,8 @@ type envOpts struct {
 	api *sandbox.API
 	// registry, when set, is used instead of starting a plain one.
 	registry *sandbox.Registry
+	// clusters names extra clusters, each with an emulator of its own (env.clusters).
+	clusters []string
 }
 
 func startEnv(t testing.TB, o envOpts) *env {
@@ -79,7 +83,7 @@ func startEnv(t testing.TB, o envOpts) *env {
 		logOut = io.Discard
 	}
 	e.stack, err = loopback.Start(context.Background(), loopback.Options{
-		Token: token, Notify: o.notify, API: o.api, Reg: o.registry, Scheme: o.scheme, Client: e.client,
+		Token: token, Notify: o.notify, API: o.api, Reg: o.registry, Scheme: o.scheme, Client: e.client, Clusters: o.clusters,
 		Log: slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelWarn})),
 		Configure: func(c *config.Config) {
 			c.Retry = config.Retry{InitialBackoff: ms(20), MaxBackoff: ms(200)}
@@ -96,6 +100,7 @@ func startEnv(t testing.TB, o envOpts) *env {
 		t.Fatal(err)
 	}
 	e.api, e.reg, e.cfg, e.url = e.stack.API, e.stack.Registry, e.stack.Config, e.stack.Bridge.URL
+	e.clusters = e.stack.Clusters
 	st := e.stack
 	t.Cleanup(func() { st.Close() }) // the registry and emulator outlive stop, for a restart
 	t.Cleanup(e.stop)
@@ -260,9 +265,12 @@ func writeFile(t testing.TB, dir, name, content string) string {
 // reaches this env's registry, emulator and, with admin, admin socket.
 func (e *env) cliConfig(admin bool) string {
 	e.t.Helper()
+	main := e.cfg.Registries[0]
 	c := &config.Config{LogLevel: "error",
-		Registries: []config.Registry{{Name: "main", URL: e.reg.URL, WebhookToken: "x"}},
-		OpenShift:  config.OpenShift{Kubeconfig: e.cfg.OpenShift.Kubeconfig}}
+		Registries: []config.Registry{{Name: "main", URL: e.reg.URL, WebhookToken: "x",
+			Clusters: main.Clusters, DeleteTags: main.DeleteTags}},
+		OpenShift:     config.OpenShift{Kubeconfig: e.cfg.OpenShift.Kubeconfig},
+		OtherClusters: e.cfg.OtherClusters}
 	if admin {
 		c.AdminSocket = e.cfg.AdminSocket
 	}

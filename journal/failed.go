@@ -13,9 +13,9 @@ import (
 const maxFailed = 10000
 
 // failKey is what makes two failures the same: a new failure of the same
-// registry, repository, tag and digest replaces the old entry.
+// registry, repository, tag, digest, cluster and action replaces the old entry.
 func failKey(j *Job) string {
-	return j.Registry + "\x00" + j.Repository + "\x00" + j.Tag + "\x00" + j.Digest
+	return j.Registry + "\x00" + j.Repository + "\x00" + j.Tag + "\x00" + j.Digest + "\x00" + j.ClusterName() + "\x00" + j.Action
 }
 
 // Fail moves f from pending to the failed list, replacing an earlier entry

@@ -32,6 +32,12 @@ type Job struct {
 	PushedAt   time.Time `json:"pushedAt"`
 	// Source is notification, resync or replay.
 	Source string `json:"source"`
+	// Cluster is the cluster the job applies to; "" (records written before
+	// clusters existed) is the default cluster.
+	Cluster string `json:"cluster,omitempty"`
+	// Action is what the job does: "" maps Digest to the tag; ActionDelete
+	// deletes the image stream tag once the registry no longer has the tag.
+	Action string `json:"action,omitempty"`
 	// Verify makes the job re-check, right before it applies, that the tag still
 	// points at Digest (unless a later event of the same tag is queued behind it).
 	// Set for reconciliation jobs and for jobs recovered from the journal at start,
@@ -39,8 +45,31 @@ type Job struct {
 	Verify bool `json:"verify,omitempty"`
 }
 
-// Key is the unit of ordering: events of one tag apply in order.
-func (j *Job) Key() string { return j.Namespace + "/" + j.Stream + ":" + j.Tag }
+// ActionDelete is the Action of a job that deletes an image stream tag.
+const ActionDelete = "delete"
+
+// DefaultCluster is the name of the cluster of a job whose Cluster is "".
+const DefaultCluster = "default"
+
+// ClusterName is the job's cluster, DefaultCluster when Cluster is "".
+func (j *Job) ClusterName() string {
+	if j.Cluster == "" {
+		return DefaultCluster
+	}
+	return j.Cluster
+}
+
+// Key is the unit of ordering: events of one tag in one cluster apply in
+// order (a push and a delete of the tag share it). The default cluster's key
+// is NAMESPACE/STREAM:TAG, another cluster's CLUSTER/NAMESPACE/STREAM:TAG
+// (neither a namespace nor a stream contains a slash).
+func (j *Job) Key() string {
+	k := j.Namespace + "/" + j.Stream + ":" + j.Tag
+	if c := j.ClusterName(); c != DefaultCluster {
+		k = c + "/" + k
+	}
+	return k
+}
 
 // Failed is a job that can never succeed as it is, with why.
 type Failed struct {
@@ -58,7 +87,7 @@ type Store interface {
 	// twice after a crash is harmless.
 	Done(seq uint64)
 	// Fail moves a job to the failed list. The list keeps one entry per
-	// registry, repository, tag and digest (a new failure replaces the old
+	// registry, repository, tag, digest, cluster and action (a new failure replaces the old
 	// entry) and at most 10,000 entries (the oldest go, counted by Evicted).
 	Fail(f Failed) error
 	// Pending returns the jobs not yet done, in Seq order.

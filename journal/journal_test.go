@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -134,4 +135,47 @@ func BenchmarkBoltAppendParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestFailedListKeepsEachCluster: the same digest failing in two clusters (or
+// as a push and a delete) is two entries; a new failure in one cluster
+// replaces only that cluster's entry. Jobs without a cluster are the default's.
+func TestFailedListKeepsEachCluster(t *testing.T) {
+	bolt, err := OpenBolt(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bolt.Close()
+	for name, st := range map[string]Store{"memory": NewMemory(), "bolt": bolt} {
+		t.Run(name, func(t *testing.T) {
+			base := Job{Registry: "main", Repository: "team/app", Namespace: "team", Stream: "app", Tag: "v1", Digest: "sha256:aa"}
+			var jobs []*Job
+			for _, v := range []struct{ cluster, action string }{{"", ""}, {"default", ""}, {"b", ""}, {"b", ActionDelete}} {
+				j := base
+				j.Cluster, j.Action = v.cluster, v.action
+				jobs = append(jobs, &j)
+			}
+			if err := st.Append(t.Context(), jobs); err != nil {
+				t.Fatal(err)
+			}
+			for _, j := range jobs {
+				if err := st.Fail(Failed{Job: *j, Reason: "forbidden"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			list, err := st.FailedList()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var keys []string
+			for _, f := range list {
+				keys = append(keys, f.Key()+" "+f.Action)
+			}
+			// "" and "default" are one cluster: the later failure replaced the earlier.
+			want := []string{"team/app:v1 ", "b/team/app:v1 ", "b/team/app:v1 delete"}
+			if strings.Join(keys, ",") != strings.Join(want, ",") {
+				t.Errorf("failed list %q, want %q", keys, want)
+			}
+		})
+	}
 }

@@ -2,8 +2,8 @@
 //
 // Metrics are built on an injected Registerer, all names of ours start with
 // imagestream_bridge_ (the Go and process collectors keep their standard go_ and
-// process_ names), and labels come only from closed sets: registry names
-// from the config, results, reasons and stages. Repository, tag and digest are
+// process_ names), and labels come only from closed sets: registry and
+// cluster names from the config, results, reasons and stages. Repository, tag and digest are
 // never labels. Known label combinations are pre-created so series exist at zero.
 package metrics
 
@@ -28,9 +28,10 @@ var (
 	// FetchStages are registry fetches.
 	FetchStages = []string{"manifest", "config"}
 	// APIOperations are calls to the API server.
-	APIOperations = []string{"create_mapping", "create_imagestream", "create_image", "list_imagestreams"}
+	APIOperations = []string{"create_mapping", "create_imagestream", "create_image", "list_imagestreams",
+		"delete_imagestreamtag", "probe"}
 	// DriftKinds are what reconciliation finds.
-	DriftKinds = []string{"missing", "stale"}
+	DriftKinds = []string{"missing", "stale", "removed"}
 	// Codes are the webhook's HTTP answers.
 	Codes = []string{"200", "202", "400", "401", "403", "404", "405", "413", "415", "500", "503"}
 )
@@ -38,7 +39,11 @@ var (
 // Labels are the closed label sets that other packages own: package app
 // passes the configured registry names and the bridge's reason and stage lists.
 type Labels struct {
-	Registries     []string
+	Registries []string
+	// Clusters are the configured cluster names (default: just "default");
+	// Targets, per registry, the clusters its pushes go to (default: all).
+	Clusters       []string
+	Targets        map[string][]string
 	SkipReasons    []string
 	FailureReasons []string
 	RetryReasons   []string
@@ -74,6 +79,8 @@ type Metrics struct {
 	metadataEmpty   *prometheus.CounterVec
 	childFailures   *prometheus.CounterVec
 	workersStalled  prometheus.Gauge
+	clusterUp       *prometheus.GaugeVec
+	tagsDeleted     *prometheus.CounterVec
 	// JournalQuarantined and FailedEvicted mirror counts kept by the journal.
 	journalQuarantined prometheus.Gauge
 	failedEvicted      prometheus.Gauge
@@ -92,9 +99,9 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "events_skipped_total",
 			Help: "Well-formed events deliberately not mapped, by reason."}, []string{"registry", "reason"}),
 		mappings: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "mappings_total",
-			Help: "Accepted events finished, by result (mapped or failed)."}, []string{"registry", "result"}),
+			Help: "Accepted jobs (one per event and target cluster) finished, by result (mapped or failed)."}, []string{"registry", "cluster", "result"}),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "permanent_failures_total",
-			Help: "Accepted events that can never succeed, by reason; they are kept in the failed list."}, []string{"registry", "reason"}),
+			Help: "Accepted jobs that can never succeed, by cluster and reason; they are kept in the failed list."}, []string{"registry", "cluster", "reason"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "retries_total",
 			Help: "Transient failures retried with backoff, by stage and reason."}, []string{"stage", "reason"}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "queue_depth",
@@ -110,19 +117,19 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1}}, []string{"registry"}),
 		pushToMapped: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "push_to_mapped_seconds",
 			Help:    "Time from the event's timestamp to the API server accepting the mapping.",
-			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}, []string{"registry"}),
+			Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300}}, []string{"registry", "cluster"}),
 		fetchDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "registry_fetch_duration_seconds",
 			Help:    "Registry round trips by stage (manifest, config) and result.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}}, []string{"registry", "stage", "result"}),
 		apiDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "api_request_duration_seconds",
-			Help:    "API server calls by operation and status class.",
-			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"operation", "code_class"}),
+			Help:    "API server calls by cluster, operation and status class.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"cluster", "operation", "code_class"}),
 		cacheRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "cache_requests_total",
 			Help: "Content cache lookups by result (hit, miss)."}, []string{"registry", "result"}),
 		resyncRuns: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "resync_runs_total",
 			Help: "Reconciliation runs by result."}, []string{"result"}),
 		resyncDrift: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "resync_drift_total",
-			Help: "Tags found out of step with the registry, by kind (missing, stale)."}, []string{"registry", "kind"}),
+			Help: "Tags found out of step with the registry, by kind (missing, stale, removed)."}, []string{"registry", "kind"}),
 		resyncFixed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "resync_fixed_total",
 			Help: "Drifted tags queued for repair by reconciliation."}, []string{"registry"}),
 		resyncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "resync_duration_seconds",
@@ -143,6 +150,10 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 			Help: "Failed-list entries dropped by its bound since start (oldest first)."}),
 		workersStalled: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "workers_stalled",
 			Help: "1 while events wait and no worker has finished one for longer than the stall limit."}),
+		clusterUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "cluster_up",
+			Help: "1 while the cluster's API server answers (the last call or probe got an answer below 500), 0 otherwise."}, []string{"cluster"}),
+		tagsDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "tags_deleted_total",
+			Help: "Image stream tags deleted because their registry tag was deleted (deleteTags)."}, []string{"registry", "cluster"}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
 		Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
@@ -152,7 +163,7 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 		m.journalBytes, m.failedEvents, m.ackDuration, m.pushToMapped, m.fetchDuration, m.apiDuration,
 		m.cacheRequests, m.resyncRuns, m.resyncDrift, m.resyncFixed, m.resyncDuration, m.resyncLastEnd,
 		m.leader, m.rejectedLogDrop, m.metadataEmpty, m.childFailures, m.workersStalled,
-		m.journalQuarantined, m.failedEvicted, buildInfo,
+		m.journalQuarantined, m.failedEvicted, m.clusterUp, m.tagsDeleted, buildInfo,
 	} {
 		f(c)
 	}
@@ -163,7 +174,25 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 }
 
 func (m *Metrics) precreate() {
+	clusters := m.labels.Clusters
+	if len(clusters) == 0 {
+		clusters = []string{"default"}
+	}
 	for _, r := range m.labels.Registries {
+		targets, ok := m.labels.Targets[r]
+		if !ok {
+			targets = clusters
+		}
+		for _, cl := range targets {
+			for _, res := range []string{"mapped", "failed"} {
+				m.mappings.WithLabelValues(r, cl, res)
+			}
+			for _, f := range m.labels.FailureReasons {
+				m.failures.WithLabelValues(r, cl, f)
+			}
+			m.pushToMapped.WithLabelValues(r, cl)
+			m.tagsDeleted.WithLabelValues(r, cl)
+		}
 		for _, c := range Codes {
 			m.notifications.WithLabelValues(r, c)
 		}
@@ -174,12 +203,6 @@ func (m *Metrics) precreate() {
 		}
 		for _, s := range m.labels.SkipReasons {
 			m.skipped.WithLabelValues(r, s)
-		}
-		for _, res := range []string{"mapped", "failed"} {
-			m.mappings.WithLabelValues(r, res)
-		}
-		for _, f := range m.labels.FailureReasons {
-			m.failures.WithLabelValues(r, f)
 		}
 		for _, s := range FetchStages {
 			for _, res := range []string{"ok", "error"} {
@@ -196,17 +219,19 @@ func (m *Metrics) precreate() {
 		m.metadataEmpty.WithLabelValues(r)
 		m.childFailures.WithLabelValues(r)
 		m.ackDuration.WithLabelValues(r)
-		m.pushToMapped.WithLabelValues(r)
 	}
 	for _, s := range m.labels.Stages {
 		for _, r := range m.labels.RetryReasons {
 			m.retries.WithLabelValues(s, r)
 		}
 	}
-	for _, op := range APIOperations {
-		for _, cc := range []string{"2xx", "4xx", "5xx", "error"} {
-			m.apiDuration.WithLabelValues(op, cc)
+	for _, cl := range clusters {
+		for _, op := range APIOperations {
+			for _, cc := range []string{"2xx", "4xx", "5xx", "error"} {
+				m.apiDuration.WithLabelValues(cl, op, cc)
+			}
 		}
+		m.clusterUp.WithLabelValues(cl)
 	}
 	for _, r := range []string{"success", "error"} {
 		m.resyncRuns.WithLabelValues(r)

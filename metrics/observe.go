@@ -29,18 +29,30 @@ func (m *Metrics) RejectedLogDropped() { m.rejectedLogDrop.Inc() }
 // Skipped counts an event deliberately not mapped.
 func (m *Metrics) Skipped(registry, reason string) { m.skipped.WithLabelValues(registry, reason).Inc() }
 
-// Mapped counts an event whose mapping the API server stored.
-func (m *Metrics) Mapped(registry string) { m.mappings.WithLabelValues(registry, "mapped").Inc() }
-
-// PushToMapped observes the time from a push to its mapping.
-func (m *Metrics) PushToMapped(registry string, d time.Duration) {
-	m.pushToMapped.WithLabelValues(registry).Observe(d.Seconds())
+// Mapped counts a job whose mapping the API server of cluster stored.
+func (m *Metrics) Mapped(registry, cluster string) {
+	m.mappings.WithLabelValues(registry, cluster, "mapped").Inc()
 }
 
-// Failed counts an event that failed for good.
-func (m *Metrics) Failed(registry, reason string) {
-	m.mappings.WithLabelValues(registry, "failed").Inc()
-	m.failures.WithLabelValues(registry, reason).Inc()
+// PushToMapped observes the time from a push to its mapping in cluster.
+func (m *Metrics) PushToMapped(registry, cluster string, d time.Duration) {
+	m.pushToMapped.WithLabelValues(registry, cluster).Observe(d.Seconds())
+}
+
+// Failed counts a job that failed for good in cluster.
+func (m *Metrics) Failed(registry, cluster, reason string) {
+	m.mappings.WithLabelValues(registry, cluster, "failed").Inc()
+	m.failures.WithLabelValues(registry, cluster, reason).Inc()
+}
+
+// TagDeleted counts an image stream tag deleted in cluster.
+func (m *Metrics) TagDeleted(registry, cluster string) {
+	m.tagsDeleted.WithLabelValues(registry, cluster).Inc()
+}
+
+// ClusterUp sets whether cluster's API server answers.
+func (m *Metrics) ClusterUp(cluster string, up bool) {
+	m.clusterUp.WithLabelValues(cluster).Set(bool01(up))
 }
 
 // Retried counts a transient failure retried with backoff.
@@ -91,9 +103,9 @@ func (m *Metrics) Cache(registry, result string) {
 	m.cacheRequests.WithLabelValues(registry, result).Inc()
 }
 
-// APICall observes one API server call; code 0 means no answer.
-func (m *Metrics) APICall(op string, code int, d time.Duration) {
-	m.apiDuration.WithLabelValues(op, codeClass(code)).Observe(d.Seconds())
+// APICall observes one call to cluster's API server; code 0 means no answer.
+func (m *Metrics) APICall(cluster, op string, code int, d time.Duration) {
+	m.apiDuration.WithLabelValues(cluster, op, codeClass(code)).Observe(d.Seconds())
 }
 
 func codeClass(code int) string {

@@ -1,6 +1,6 @@
 // Package openshift is the bridge's client of the OpenShift image API: it
-// creates ImageStreamMappings, image streams and Images and lists image
-// streams, with client-go, reporting a server's Retry-After to the caller
+// creates ImageStreamMappings, image streams and Images, lists image
+// streams, deletes image stream tags and probes the server, with client-go, reporting a server's Retry-After to the caller
 // instead of sleeping on it. It imports nothing of ours.
 package openshift
 
@@ -197,4 +197,28 @@ func (a *API) ListStreams(ctx context.Context, namespace string) ([]imagev1.Imag
 		}
 		opts.Continue = list.Continue
 	}
+}
+
+// DeleteStreamTag deletes the image stream tag STREAM:TAG of a namespace, as
+// `oc tag -d` does; a stream or tag that does not exist is fine.
+func (a *API) DeleteStreamTag(ctx context.Context, namespace, stream, tag string) error {
+	start := time.Now()
+	err := withRetryAfter(ctx, func(ctx context.Context) error {
+		return a.images.ImageV1().ImageStreamTags(namespace).Delete(ctx, stream+":"+tag, metav1.DeleteOptions{})
+	})
+	a.done("delete_imagestreamtag", start, err)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("delete imagestreamtag %s/%s:%s: %w", namespace, stream, tag, err)
+	}
+	return nil
+}
+
+// Probe asks the server for the image API's discovery document, the
+// cheapest request every authenticated client may make; nil means the
+// server answered it.
+func (a *API) Probe(ctx context.Context) error {
+	start := time.Now()
+	err := a.images.ImageV1().RESTClient().Get().AbsPath("/apis/image.openshift.io/v1").Do(ctx).Error()
+	a.done("probe", start, err)
+	return err
 }

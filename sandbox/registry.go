@@ -59,6 +59,8 @@ func startRegistry(ctx context.Context, n Notify, useTLS bool) (*Registry, error
 	cfg.Storage = configuration.Storage{
 		"inmemory":    configuration.Parameters{},
 		"maintenance": configuration.Parameters{"uploadpurging": map[any]any{"enabled": false}},
+		// Tag deletion (DELETE /v2/NAME/manifests/TAG), which sends a delete event naming the tag.
+		"delete": configuration.Parameters{"enabled": true},
 	}
 	cfg.HTTP.Secret = "sandbox-secret"
 	cfg.Catalog.MaxEntries = 1000

@@ -10,7 +10,9 @@
 // manifest, GET config, POST a prebuilt mapping) against the same servers
 // with the same concurrency. The 20,000-event burst and the steady-state soak
 // run the bridge alone in a child process (this binary, re-executed) so that
-// its peak RSS, CPU and allocations are its own.
+// its peak RSS, CPU and allocations are its own. The twocluster workload is
+// the cold one with the journal on and a second emulated cluster: every event
+// is mapped into both (mapped/s counts events mapped in both clusters).
 //
 //	imagestream-bridge-bench            the full matrix (make bench)
 //	imagestream-bridge-bench -quick     a small smoke run (under a minute)
@@ -35,7 +37,9 @@ import (
 
 	"github.com/distribution/distribution/v3/notifications"
 
+	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
+	"github.com/imagestream-bridge/imagestream-bridge/sandbox/loopback"
 )
 
 type options struct {
@@ -78,7 +82,7 @@ func run() error {
 	flag.IntVar(&o.warm, "warm-digests", 32, "distinct digests of the warm workload")
 	flag.IntVar(&o.qps, "qps", 100000, "openshift.qps and openshift.burst of the bridge in every run but 'defaults' (the default client-side limiter caps mappings/s)")
 	flag.BoolVar(&o.keepalive, "keepalive", false, "reuse webhook connections (distribution's sink opens a new connection per event)")
-	flag.StringVar(&workloads, "workloads", "cold,warm,defaults,paced,burst", "workloads to run")
+	flag.StringVar(&workloads, "workloads", "cold,warm,defaults,twocluster,paced,burst", "workloads to run (twocluster: cold, journal on, every event mapped into two emulated clusters)")
 	flag.StringVar(&journals, "journal", "off,on", "journal settings to run: off (memory), on (bbolt dataDir)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every run into this directory")
 	flag.StringVar(&o.dataRoot, "datadir", "", "where durable journals are created (default: the system temp dir)")
@@ -232,6 +236,9 @@ func (b *bench) run(ctx context.Context) error {
 	}
 	if o.workloads["defaults"] {
 		b.cold = append(b.cold, b.bridgeRun(ctx, "defaults", maxC, false, 0))
+	}
+	if o.workloads["twocluster"] {
+		b.cold = append(b.cold, b.twoClusterRun(ctx, maxC))
 	}
 	if o.workloads["paced"] {
 		for _, w := range []string{"warm", "cold"} {
@@ -419,6 +426,63 @@ func (b *bench) bridgeRun(ctx context.Context, workload string, c int, journal b
 		res.err = fmt.Errorf("bridge stopped with: %w", err)
 	}
 	res.kind, res.workload, res.journal = r.kind, workload, r.journal
+	logRun(&res)
+	return res
+}
+
+// twoClusterRun is the cold workload with the journal on, every event mapped
+// into two clusters (two emulators): mapped/s counts events mapped in both.
+func (b *bench) twoClusterRun(ctx context.Context, c int) result {
+	settle()
+	r := result{kind: "bridge", workload: "twocluster", c: c, journal: journalName(true)}
+	api, kc, err := b.newAPI()
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer api.Close()
+	apiB, kcB, err := b.newAPI()
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer apiB.Close()
+	evs, err := b.plan(b.opts.events, b.distinctFor("cold"))
+	if err != nil {
+		r.err = err
+		return r
+	}
+	dataDir, cleanup, err := b.journalDir(true)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer cleanup()
+	cfg, err := bridgeConfig(b.fx.reg.URL, kc, dataDir, b.opts.qps)
+	if err == nil {
+		second := config.Cluster{Name: "b", OpenShift: config.OpenShift{Kubeconfig: kcB}}
+		second.QPS, second.Burst = cfg.OpenShift.QPS, cfg.OpenShift.Burst
+		cfg.OtherClusters = []config.Cluster{second}
+		err = cfg.Complete()
+	}
+	if err != nil {
+		r.err = err
+		return r
+	}
+	logf("bridge  %-8s C=%-3d journal=%-3s %d events x 2 clusters", "twocluster", c, r.journal, len(evs))
+	lb, err := loopback.ServeBridge(ctx, cfg, benchLogger(), nil, "", nil)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	t := &inProcess{b: lb}
+	stopProf := b.profile(fmt.Sprintf("bridge-twocluster-c%d", c))
+	res := drive(ctx, t, api, evs, c, 0, b.opts.keepalive, apiB)
+	stopProf()
+	if err := t.stop(); err != nil && res.err == nil {
+		res.err = fmt.Errorf("bridge stopped with: %w", err)
+	}
+	res.kind, res.workload, res.journal = r.kind, r.workload, r.journal
 	logRun(&res)
 	return res
 }

@@ -277,9 +277,13 @@ func sendPaced(ctx context.Context, base string, evs []*event, perSec float64, k
 
 // drive sends evs to the bridge t, waits until the emulator has received a
 // mapping for each, and measures the run.
-func drive(ctx context.Context, t target, api *sandbox.API, evs []*event, c int, perSec float64, keepalive bool) result {
+func drive(ctx context.Context, t target, api *sandbox.API, evs []*event, c int, perSec float64, keepalive bool, others ...*sandbox.API) result {
 	r := result{events: len(evs), c: c}
-	base := api.MappingCount.Load()
+	apis := append([]*sandbox.API{api}, others...)
+	bases := make([]int64, len(apis))
+	for i, a := range apis {
+		bases[i] = a.MappingCount.Load()
+	}
 	s0, err := t.stats(false, false)
 	if err != nil {
 		r.err = err
@@ -295,14 +299,16 @@ func drive(ctx context.Context, t target, api *sandbox.API, evs []*event, c int,
 	} else {
 		out = sendClosed(ctx, t.url(), evs, c, keepalive)
 	}
-	want := base + int64(len(evs)-out.failed)
 	deadline := time.Now().Add(2*time.Minute + time.Duration(len(evs))*20*time.Millisecond)
-	for api.MappingCount.Load() < want {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			r.err = fmt.Errorf("only %d of %d mappings arrived", api.MappingCount.Load()-base, len(evs))
-			break
+	for i, a := range apis { // every cluster gets every mapping
+		want := bases[i] + int64(len(evs)-out.failed)
+		for a.MappingCount.Load() < want && r.err == nil {
+			if time.Now().After(deadline) || ctx.Err() != nil {
+				r.err = fmt.Errorf("only %d of %d mappings arrived in cluster %d", a.MappingCount.Load()-bases[i], len(evs), i)
+				break
+			}
+			time.Sleep(2 * time.Millisecond)
 		}
-		time.Sleep(2 * time.Millisecond)
 	}
 	s1, err := t.stats(false, false)
 	r.peakRSS = smp.stop()
@@ -327,20 +333,22 @@ func drive(ctx context.Context, t target, api *sandbox.API, evs []*event, c int,
 	r.ack, r.ackSend, r.rejected, r.failed, r.firstErr = out.ack, out.ackSend, out.rejected, out.failed, out.firstErr
 	r.elapsedAck = out.last.Sub(start)
 
-	sent := make(map[string]time.Time, len(evs))
-	for _, ev := range evs {
-		sent[ev.tag] = ev.sent
-	}
 	var last time.Time
-	for _, m := range api.Mappings() {
-		ts, ok := sent[m.Tag]
-		if !ok {
-			continue
+	for _, a := range apis { // push→mapping of each tag in each cluster
+		sent := make(map[string]time.Time, len(evs))
+		for _, ev := range evs {
+			sent[ev.tag] = ev.sent
 		}
-		delete(sent, m.Tag) // the first mapping of a tag counts
-		r.p2m = append(r.p2m, m.Received.Sub(ts))
-		if m.Received.After(last) {
-			last = m.Received
+		for _, m := range a.Mappings() {
+			ts, ok := sent[m.Tag]
+			if !ok {
+				continue
+			}
+			delete(sent, m.Tag) // the first mapping of a tag counts
+			r.p2m = append(r.p2m, m.Received.Sub(ts))
+			if m.Received.After(last) {
+				last = m.Received
+			}
 		}
 	}
 	r.elapsedMap = last.Sub(start)

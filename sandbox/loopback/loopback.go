@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/imagestream-bridge/imagestream-bridge/app"
@@ -36,6 +37,10 @@ type Options struct {
 	Scheme string
 	// Client polls /readyz. Default http.DefaultClient.
 	Client *http.Client
+	// Clusters names extra clusters: each gets an emulator of its own (closed
+	// by Close) and an entry in the config's clusters: (after "default", which
+	// is API). Stack.Clusters has them by name.
+	Clusters []string
 	// Configure edits the bridge's config (built from these options) before
 	// defaults and validation.
 	Configure func(*config.Config)
@@ -54,6 +59,8 @@ type Stack struct {
 	// Config is the bridge's config; Kubeconfig the emulator's kubeconfig file.
 	Config     *config.Config
 	Kubeconfig string
+	// Clusters are the emulators of Options.Clusters, by name.
+	Clusters map[string]*sandbox.API
 
 	dir     string
 	closers []func()
@@ -71,7 +78,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if o.Scheme == "" {
 		o.Scheme = "http"
 	}
-	st = &Stack{API: o.API, Registry: o.Reg}
+	st = &Stack{API: o.API, Registry: o.Reg, Clusters: map[string]*sandbox.API{}}
 	defer func() {
 		if err != nil {
 			st.closeParts()
@@ -108,6 +115,22 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 		ListenAddress: ln.Addr().String(),
 		Registries:    []config.Registry{{Name: o.Registry, URL: st.Registry.URL, WebhookToken: o.Token}},
 		OpenShift:     config.OpenShift{Kubeconfig: st.Kubeconfig},
+	}
+	for _, name := range o.Clusters {
+		api := sandbox.StartAPI()
+		st.closers = append(st.closers, api.Close)
+		st.Clusters[name] = api
+		dir := filepath.Join(st.dir, "clusters", name)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			ln.Close()
+			return nil, err
+		}
+		kc, err := api.WriteKubeconfig(dir)
+		if err != nil {
+			ln.Close()
+			return nil, err
+		}
+		st.Config.OtherClusters = append(st.Config.OtherClusters, config.Cluster{Name: name, OpenShift: config.OpenShift{Kubeconfig: kc}})
 	}
 	if o.Configure != nil {
 		o.Configure(st.Config)
