@@ -36,11 +36,13 @@ type instance struct {
 func build(cfg *config.Config, log *slog.Logger) (*instance, error) {
 	reg := prometheus.NewRegistry()
 	names := make([]string, 0, len(cfg.Registries))
+	senders := map[string]string{}
 	for _, r := range cfg.Registries {
 		names = append(names, r.Name)
+		senders[r.Name] = r.Sender
 	}
 	m := metrics.New(reg, Version, metrics.Labels{
-		Registries: names, SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(),
+		Registries: names, Senders: senders, SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(),
 		RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages(),
 	})
 	rc, err := openshift.RESTConfig(openshiftOptions(cfg.OpenShift))
