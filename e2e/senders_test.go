@@ -78,7 +78,7 @@ func harborDefault(repo, tag, digest string) []byte {
 	ns, name, _ := strings.Cut(repo, "/")
 	return mustJSON(map[string]any{"type": "PUSH_ARTIFACT", "occur_at": time.Now().Unix(), "operator": "admin",
 		"event_data": map[string]any{
-			"resources": []any{map[string]any{"digest": digest, "tag": tag, "resource_url": "attacker.invalid/" + repo + ":" + tag}},
+			"resources":  []any{map[string]any{"digest": digest, "tag": tag, "resource_url": "attacker.invalid/" + repo + ":" + tag}},
 			"repository": map[string]any{"date_created": 1586922308, "name": name, "namespace": ns, "repo_full_name": repo, "repo_type": "private"}}})
 }
 
@@ -179,8 +179,8 @@ func digestOf(t *testing.T, x interface{ Digest() (v1.Hash, error) }) string {
 }
 
 const (
-	ociMan  = "application/vnd.oci.image.manifest.v1+json"
-	ociIdx  = "application/vnd.oci.image.index.v1+json"
+	ociMan = "application/vnd.oci.image.manifest.v1+json"
+	ociIdx = "application/vnd.oci.image.index.v1+json"
 )
 
 // TestE2ESenderHarbor: Harbor's pushes of a multi-arch image (one event per
