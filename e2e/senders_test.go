@@ -243,6 +243,14 @@ func TestE2ESenderQuay(t *testing.T) {
 	}
 	e.waitTag("team", "quay", "v1", d2)
 
+	// A tag gone by the time the job resolves it is skipped as stale, not failed.
+	if a := e.send(path, "application/json", quayPush("team/quay", "gone")); a.status != http.StatusAccepted {
+		t.Fatalf("push of a missing tag: %d %s", a.status, a.body)
+	}
+	e.waitFor("the missing tag to be skipped", func() bool {
+		return e.metric(`imagestream_bridge_events_skipped_total{reason="stale",registry="quay"}`) == 1
+	})
+
 	before := e.api.MappingCount.Load()
 	if a := e.send(path, "application/json", quayPush("team/quay", "latest", "foo")); a.status != http.StatusOK || !strings.Contains(a.body, `"skipped":1`) {
 		t.Errorf("test button: %d %s, want 200 skipped", a.status, a.body)
