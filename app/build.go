@@ -39,8 +39,10 @@ type instance struct {
 func build(cfg *config.Config, log *slog.Logger) (*instance, error) {
 	reg := prometheus.NewRegistry()
 	names := make([]string, 0, len(cfg.Registries))
+	senders := map[string]string{}
 	for _, r := range cfg.Registries {
 		names = append(names, r.Name)
+		senders[r.Name] = r.Sender
 	}
 	clusters := cfg.Clusters()
 	clusterNames := make([]string, 0, len(clusters))
@@ -52,7 +54,7 @@ func build(cfg *config.Config, log *slog.Logger) (*instance, error) {
 		targets[r.Name] = r.Targets(clusters)
 	}
 	m := metrics.New(reg, Version, metrics.Labels{
-		Registries: names, Clusters: clusterNames, Targets: targets,
+		Registries: names, Clusters: clusterNames, Targets: targets, Senders: senders,
 		SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(),
 		RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages(),
 	})

@@ -94,7 +94,8 @@ func toJob(regName string, rt router, ev *event.Event) (*journal.Job, SkipReason
 	switch {
 	case ev.Action != event.Push:
 		return nil, SkipNotPush
-	case !mapping.IsManifest(ev.MediaType):
+	case ev.MediaType != "" && !mapping.IsManifest(ev.MediaType):
+		// "" is a sender that names no media type (Harbor, Quay, Artifactory): apply learns it.
 		return nil, SkipNotManifest
 	case ev.Tag == "":
 		return nil, SkipUntagged
@@ -102,7 +103,8 @@ func toJob(regName string, rt router, ev *event.Event) (*journal.Job, SkipReason
 	if !registry.ValidRepository(ev.Repository) || !registry.ValidTag(ev.Tag) {
 		return nil, SkipInvalidName
 	}
-	if _, err := registry.ParseDigest(ev.Digest); err != nil {
+	if _, err := registry.ParseDigest(ev.Digest); err != nil && ev.Digest != "" {
+		// "" is a sender without digests (Quay): the job resolves the tag when it runs.
 		return nil, SkipInvalidName
 	}
 	route, reason := rt.route(ev.Repository)

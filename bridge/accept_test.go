@@ -44,6 +44,10 @@ func TestAccept(t *testing.T) {
 			push("team/app", "v2"),
 		}, skips: []SkipReason{SkipNotPush, SkipNotManifest, SkipUntagged, SkipInvalidName, SkipInvalidName,
 			SkipUnmappedRepository, SkipNamespaceNotAllowed, ""}, journaled: []string{"team/app:v2"}},
+		{name: "sender without media type or digest", queueSize: 10, evs: []event.Event{
+			with(push("team/app", "v1"), func(e *event.Event) { e.MediaType = "" }),
+			with(push("team/app", "v2"), func(e *event.Event) { e.MediaType, e.Digest = "", "" }),
+		}, skips: []SkipReason{"", ""}, journaled: []string{"team/app:v1", "team/app:v2"}},
 		{name: "queue full refuses all", queueSize: 1, evs: []event.Event{push("team/a", "v1"), push("team/b", "v1"), with(push("team/c", "v1"), func(e *event.Event) { e.Action = event.Delete })},
 			skips: []SkipReason{"", "", SkipNotPush}, err: ErrQueueFull},
 	} {

@@ -29,7 +29,11 @@ func (b *Bridge) apply(ctx context.Context, j *journal.Job, later bool) error {
 	if j.Action == journal.ActionDelete {
 		return b.deleteTag(ctx, src, cl, j)
 	}
-	if j.Verify && !later {
+	digest, err := b.digest(ctx, src, j)
+	if err != nil {
+		return err
+	}
+	if j.Verify && !later && j.Digest != "" {
 		// A push may have moved the tag on since this job was planned or journaled:
 		// applying it now would move the tag back.
 		now, err := src.fetch.Resolve(ctx, j.Repository, j.Tag)
@@ -43,14 +47,17 @@ func (b *Bridge) apply(ctx context.Context, j *journal.Job, later bool) error {
 			return errSkipStale
 		}
 	}
-	content, err := src.fetch.Fetch(ctx, j.Repository, j.Digest, mapping.IsImageManifest)
+	content, err := src.fetch.Fetch(ctx, j.Repository, digest, mapping.IsImageManifest)
 	if err != nil {
 		return inStage(StageFetch, err)
+	}
+	if !mapping.IsManifest(content.MediaType) {
+		return &skipError{reason: SkipNotManifest, detail: "not an image manifest or list: " + clip(content.MediaType)}
 	}
 	if kind := mapping.Artifact(content.MediaType, content.Manifest, content.Config); kind != "" && src.cfg.Artifacts != config.ArtifactsMap {
 		return &skipError{reason: SkipArtifact, detail: "OCI artifact (" + kind + "): skipped with artifacts: skip"}
 	}
-	ism, err := b.build(src, cl, j, j.Digest, content)
+	ism, err := b.build(src, cl, j, digest, content)
 	if err != nil {
 		return err
 	}

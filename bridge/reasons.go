@@ -17,7 +17,8 @@ const (
 	SkipNamespaceNotAllowed SkipReason = "namespace_not_allowed"
 	SkipInvalidStreamName   SkipReason = "invalid_stream_name"
 	SkipInvalidName         SkipReason = "invalid_name"
-	// SkipStale: the tag moved on before a replayed, journaled or resync job ran.
+	// SkipStale: the tag moved on before a replayed, journaled or resync job ran, or was
+	// gone when a job without a digest (Quay) resolved it.
 	SkipStale SkipReason = "stale"
 	// SkipArtifact: an OCI artifact with artifacts: skip.
 	SkipArtifact SkipReason = "artifact"

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"sigs.k8s.io/yaml"
+
+	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
 )
 
 // Config is the whole configuration file.
@@ -94,7 +96,11 @@ type Registry struct {
 	URL string `json:"url"`
 	// ReferenceHost is written into dockerImageReference. Default: the url's host.
 	ReferenceHost string `json:"referenceHost"`
-	// WebhookToken or WebhookTokenFile: the sender must send "Authorization: Bearer TOKEN".
+	// Sender names the product that posts the notifications: distribution (also GitLab), harbor, quay,
+	// artifactory or acr. It decides the body format and how the token is presented. Default distribution.
+	Sender string `json:"sender"`
+	// WebhookToken or WebhookTokenFile: the token the sender presents (Authorization: Bearer TOKEN for
+	// distribution and acr; see docs/senders.md for the others), or in the path /notifications/NAME/TOKEN.
 	WebhookToken     string `json:"webhookToken"`
 	WebhookTokenFile string `json:"webhookTokenFile"`
 	// ClientCAFile, when set, also requires the sender to present a certificate signed by it (needs tls).
@@ -299,6 +305,7 @@ func (c *Config) setDefaults() {
 	for i := range c.Registries {
 		r := &c.Registries[i]
 		def(&r.Artifacts, ArtifactsSkip)
+		def(&r.Sender, string(sender.Distribution))
 		if u, err := url.Parse(r.URL); err == nil && r.ReferenceHost == "" {
 			r.ReferenceHost = u.Host
 		}

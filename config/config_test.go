@@ -17,7 +17,7 @@ func TestDefaults(t *testing.T) {
 	if c.ListenAddress != ":8080" || c.MaxBodyBytes != 1<<20 || c.QueueSize != 10000 || c.Workers != 8 ||
 		c.Retry.InitialBackoff.Duration != 200*time.Millisecond || c.OpenShift.QPS != 300 || c.OpenShift.Burst != 600 ||
 		!c.OpenShift.CreateStreams() || c.ResyncInterval.Duration != 10*time.Minute || r.ReferenceHost != "r.example.com:5000" || c.DataDir != "" ||
-		r.FetchTimeout.Duration != 10*time.Second || r.TokenHosts != nil {
+		r.FetchTimeout.Duration != 10*time.Second || r.TokenHosts != nil || r.Sender != "distribution" {
 		t.Errorf("defaults: %+v", c)
 	}
 }
@@ -32,6 +32,8 @@ func TestStrictAndValidated(t *testing.T) {
 		{"registries: [{name: a, url: 'http://r', webhookToken: t, mapping: {join: '/'}}]", "registries[0].mapping.join"},
 		{"registries: [{name: a, url: 'http://r', webhookToken: t, password: p}]", "registries[0].username"},
 		{"registries: [{name: a, url: 'http://r', webhookToken: t, fetchTimeout: -1s}]", "registries[0].fetchTimeout"},
+		{"registries: [{name: a, url: 'http://r', webhookToken: t, sender: gitlab}]", `registries[0].sender: unknown sender "gitlab"`},
+		{"registries: [{name: a, url: 'http://r', webhookToken: t, Sender: quay}]", `registries[0].Sender: unknown key (keys are case-sensitive: did you mean "sender"?)`},
 		{"registries: [{name: a, url: 'http://r', webhookToken: t, tokenHosts: ['https://auth.example.com']}]", "registries[0].tokenHosts"},
 		{"tls: {certFile: a}\nregistries: [{name: a, url: 'http://r', webhookToken: t}]", "tls"},
 		{"leaderElection: {enabled: true}\nregistries: [{name: a, url: 'http://r', webhookToken: t}]", "leaderElection.namespace"},
@@ -145,5 +147,18 @@ registries: [{name: main, url: 'http://r', webhookToken: t, namespaces: [a, b]}]
 	if c.Workers != 3 || c.ResyncInterval.Duration != 0 || c.OpenShift.Kubeconfig != "/k" || c.OpenShift.QPS != 2.5 ||
 		c.OpenShift.CreateStreams() || len(c.Registries[0].Namespaces) != 2 {
 		t.Errorf("decoded %+v", c)
+	}
+}
+
+// TestSenderKinds: every sender the webhook knows is a valid config value.
+func TestSenderKinds(t *testing.T) {
+	for _, k := range []string{"distribution", "harbor", "quay", "artifactory", "acr"} {
+		c, err := Parse([]byte("registries: [{name: a, url: 'http://r', webhookToken: t, sender: " + k + "}]"))
+		if err != nil {
+			t.Fatalf("sender %s: %v", k, err)
+		}
+		if c.Registries[0].Sender != k {
+			t.Errorf("sender %s decoded as %q", k, c.Registries[0].Sender)
+		}
 	}
 }

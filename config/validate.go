@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
 )
 
 // FieldError is one problem with one key of the config.
@@ -121,6 +123,9 @@ func (c *Config) Validate() error {
 		}
 		if strings.ContainsAny(r.ReferenceHost, "/@ ") {
 			bad(key+".referenceHost", "must be host[:port], got %q", r.ReferenceHost)
+		}
+		if _, err := sender.ParseKind(r.Sender); err != nil {
+			bad(key+".sender", "%v", err)
 		}
 		if (r.WebhookToken == "") == (r.WebhookTokenFile == "") {
 			bad(key+".webhookToken", "exactly one of webhookToken and webhookTokenFile is required")

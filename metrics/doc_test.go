@@ -68,9 +68,12 @@ func TestSeriesExistAtZero(t *testing.T) {
 	for _, f := range families {
 		count[f.GetName()] = len(f.GetMetric())
 	}
-	// 2 registries x 5 actions x 4 outcomes
-	if count["imagestream_bridge_events_total"] != 40 {
-		t.Errorf("events_total has %d series, want 40", count["imagestream_bridge_events_total"])
+	// 2 registries x 6 actions x 4 outcomes
+	if count["imagestream_bridge_events_total"] != 48 {
+		t.Errorf("events_total has %d series, want 48", count["imagestream_bridge_events_total"])
+	}
+	if count["imagestream_bridge_registry_info"] != 2 {
+		t.Errorf("registry_info has %d series, want 2", count["imagestream_bridge_registry_info"])
 	}
 	if count["imagestream_bridge_permanent_failures_total"] != 2*len(bridge.FailureReasons()) {
 		t.Errorf("permanent_failures_total has %d series", count["imagestream_bridge_permanent_failures_total"])
@@ -88,6 +91,10 @@ func keys(m map[string]bool) []string {
 
 // testLabels are the label sets app passes, from the bridge's own lists.
 func testLabels(registries ...string) Labels {
-	return Labels{Registries: registries, SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(),
+	senders := map[string]string{}
+	for _, r := range registries {
+		senders[r] = "distribution"
+	}
+	return Labels{Registries: registries, Senders: senders, SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(),
 		RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages()}
 }

@@ -24,7 +24,7 @@ var (
 	// Outcomes of one notification event at intake.
 	EventOutcomes = []string{"queued", "skipped", "duplicate", "rejected"}
 	// Actions of notification events ("other" for anything unexpected).
-	Actions = []string{"push", "pull", "mount", "delete", "other"}
+	Actions = []string{"push", "pull", "mount", "delete", "ping", "other"}
 	// FetchStages are registry fetches.
 	FetchStages = []string{"manifest", "config"}
 	// APIOperations are calls to the API server.
@@ -44,6 +44,8 @@ type Labels struct {
 	// Targets, per registry, the clusters its pushes go to (default: all).
 	Clusters       []string
 	Targets        map[string][]string
+	// Senders names each registry's sender kind (config registries[].sender), for registry_info.
+	Senders        map[string]string
 	SkipReasons    []string
 	FailureReasons []string
 	RetryReasons   []string
@@ -158,12 +160,17 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
 		Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
 	buildInfo.WithLabelValues(version, runtime.Version()).Set(1)
+	registryInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "registry_info",
+		Help: "Configured registries and the sender that posts their notifications; the value is always 1."}, []string{"registry", "sender"})
+	for _, r := range labels.Registries {
+		registryInfo.WithLabelValues(r, labels.Senders[r]).Set(1)
+	}
 	for _, c := range []prometheus.Collector{
 		m.notifications, m.events, m.skipped, m.mappings, m.failures, m.retries, m.queueDepth, m.queueCapacity,
 		m.journalBytes, m.failedEvents, m.ackDuration, m.pushToMapped, m.fetchDuration, m.apiDuration,
 		m.cacheRequests, m.resyncRuns, m.resyncDrift, m.resyncFixed, m.resyncDuration, m.resyncLastEnd,
 		m.leader, m.rejectedLogDrop, m.metadataEmpty, m.childFailures, m.workersStalled,
-		m.journalQuarantined, m.failedEvicted, m.clusterUp, m.tagsDeleted, buildInfo,
+		m.journalQuarantined, m.failedEvicted, m.clusterUp, m.tagsDeleted, buildInfo, registryInfo,
 	} {
 		f(c)
 	}

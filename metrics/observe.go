@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"slices"
 	"strconv"
 	"time"
 )
@@ -145,8 +146,7 @@ func (m *Metrics) Sample(g Gauges) {
 
 // Action maps an event action onto the closed set.
 func Action(a string) string {
-	switch a {
-	case "push", "pull", "mount", "delete":
+	if slices.Contains(Actions, a) {
 		return a
 	}
 	return "other"

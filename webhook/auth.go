@@ -1,8 +1,6 @@
 package webhook
 
 import (
-	"crypto/sha256"
-	"crypto/subtle"
 	"crypto/x509"
 	"fmt"
 	"net/http"
@@ -12,13 +10,18 @@ import (
 
 	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/reload"
+	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
 )
 
-// sender is how one configured registry proves a notification is its own: a
-// bearer token and, optionally, a client certificate signed by its CA.
-type sender struct {
-	// token is the sha256 of the token: compared in constant time, never logged.
-	token func() ([32]byte, bool)
+// peer is one configured registry as the webhook sees it: which product
+// sends its notifications (format and header authentication), its webhook
+// token and, optionally, the CA its client certificate must chain to.
+type peer struct {
+	kind sender.Kind
+	// token returns the current webhook token ("" when none can be read). It
+	// is only ever compared in constant time (sender.TokenEqual,
+	// sender.Authenticate) or used as an HMAC key, never logged.
+	token func() string
 	// clientCAs, when set, must have signed the sender's client certificate.
 	clientCAs *x509.CertPool
 }
@@ -26,50 +29,88 @@ type sender struct {
 // tokenCheckInterval is how often a token file is checked for rotation.
 const tokenCheckInterval = time.Second
 
-func newSender(rc config.Registry) (*sender, error) {
-	s := &sender{}
+func newPeer(rc config.Registry) (*peer, error) {
+	kind, err := sender.ParseKind(rc.Sender)
+	if err != nil {
+		return nil, err
+	}
+	p := &peer{kind: kind}
 	if rc.WebhookTokenFile == "" {
-		sum, set := sha256.Sum256([]byte(rc.WebhookToken)), rc.WebhookToken != ""
-		s.token = func() ([32]byte, bool) { return sum, set }
+		tok := rc.WebhookToken
+		p.token = func() string { return tok }
 	} else {
 		file := rc.WebhookTokenFile
-		tok, err := reload.New(tokenCheckInterval, func() ([32]byte, error) {
+		tok, err := reload.New(tokenCheckInterval, func() (string, error) {
 			b, err := os.ReadFile(file)
 			if err != nil {
-				return [32]byte{}, err
+				return "", err
 			}
 			t := strings.TrimSpace(string(b))
 			if t == "" {
-				return [32]byte{}, fmt.Errorf("%s is empty", file)
+				return "", fmt.Errorf("%s is empty", file)
 			}
-			return sha256.Sum256([]byte(t)), nil
+			return t, nil
 		}, file)
 		if err != nil {
 			return nil, fmt.Errorf("read webhook token: %w", err)
 		}
-		s.token = func() ([32]byte, bool) { return tok.Get(), true }
+		// A file that cannot be re-read keeps the last good token.
+		p.token = tok.Get
 	}
 	if rc.ClientCAFile != "" {
 		pool, err := loadPool(rc.ClientCAFile)
 		if err != nil {
 			return nil, err
 		}
-		s.clientCAs = pool
+		p.clientCAs = pool
 	}
-	return s, nil
+	return p, nil
 }
 
-// checkToken reports whether the Authorization header carries the token. Both
-// sides are hashed first so the comparison takes the same time whatever the
-// lengths; a file that cannot be re-read keeps the last good token.
-func (s *sender) checkToken(header string) bool {
-	const prefix = "Bearer "
-	if len(header) <= len(prefix) || !strings.EqualFold(header[:len(prefix)], prefix) {
-		return false
+// authStep is what the headers (or the path token) say about a request
+// before its body is read.
+type authStep int
+
+const (
+	authRejected authStep = iota
+	authOK
+	// authNeedsBody: only a body signature can still prove the token
+	// (Artifactory's X-JFrog-Event-Auth in signing mode); decided after the
+	// bounded read.
+	authNeedsBody
+)
+
+// authenticate checks the path token when the URL has one (accepted for
+// every sender, constant time), otherwise the sender's header forms. An
+// Artifactory request whose headers do not carry the token itself may carry
+// the body's HMAC: that is decided by authenticateBody once the body is read.
+func (p *peer) authenticate(h http.Header, pathToken string, hasPathToken bool) authStep {
+	tok := p.token()
+	if hasPathToken {
+		if sender.TokenEqual(pathToken, tok) {
+			return authOK
+		}
+		return authRejected
 	}
-	got := sha256.Sum256([]byte(strings.TrimSpace(header[len(prefix):])))
-	want, ok := s.token()
-	return ok && subtle.ConstantTimeCompare(got[:], want[:]) == 1
+	if p.kind == sender.Artifactory {
+		if h.Get("X-JFrog-Event-Auth") != "" {
+			return authNeedsBody
+		}
+		// Without the signature header only Authorization: Bearer can prove the token.
+		if sender.Authenticate(p.kind, h, nil, tok) {
+			return authOK
+		}
+		return authRejected
+	}
+	if sender.Authenticate(p.kind, h, nil, tok) {
+		return authOK
+	}
+	return authRejected
+}
+
+// authenticateBody finishes authNeedsBody with the raw body.
+func (p *peer) authenticateBody(h http.Header, body []byte) bool {
+	return sender.Authenticate(p.kind, h, body, p.token())
 }
 
 // verifiedBy reports whether the request's client certificate chains to pool.

@@ -1,91 +1,36 @@
 package webhook
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
-
-	"github.com/distribution/distribution/v3/notifications"
 
 	"github.com/imagestream-bridge/imagestream-bridge/event"
+	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
 )
 
-// Content types a sender may use for an envelope.
-var envelopeTypes = map[string]bool{
-	notifications.EventsMediaType:                        true,
-	"application/vnd.docker.distribution.events.v1+json": true,
-	"application/json":                                   true,
+// decode turns the body of kind's notification into events with the rules
+// that hold for every sender: at most sender.MaxEvents events (the sender's
+// decoder enforces it), and every event id bounded (eventID). Any error
+// means a malformed body (400).
+func decode(kind sender.Kind, body []byte) ([]event.Event, error) {
+	evs, err := sender.Decode(kind, body)
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) > sender.MaxEvents {
+		return nil, fmt.Errorf("decode %s notification: %d events, at most %d", kind, len(evs), sender.MaxEvents)
+	}
+	for i := range evs {
+		evs[i].ID = eventID(evs[i].ID)
+	}
+	return evs, nil
 }
 
-// maxEvents bounds the events of one envelope (distribution sends exactly one).
-const maxEvents = 1000
-
-// envelope is the notification body.
-type envelope struct {
-	Events *[]notifications.Event `json:"events"`
-}
-
-// acceptableContentType reports whether ct names an envelope media type.
-func acceptableContentType(ct string) bool {
-	mt, _, err := mime.ParseMediaType(ct)
-	return err == nil && envelopeTypes[mt]
-}
-
-// decodeEnvelope parses a distribution envelope into events; any error means
-// a malformed envelope. {} is well-formed and has no events (a probe).
-func decodeEnvelope(body []byte) ([]event.Event, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	var env envelope
-	if err := dec.Decode(&env); err != nil {
-		return nil, fmt.Errorf("decode envelope: %w", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errors.New("decode envelope: trailing data after the JSON object")
-	}
-	if env.Events == nil {
-		return nil, nil
-	}
-	if len(*env.Events) > maxEvents {
-		return nil, fmt.Errorf("decode envelope: %d events, at most %d", len(*env.Events), maxEvents)
-	}
-	out := make([]event.Event, len(*env.Events))
-	for i, ev := range *env.Events {
-		out[i] = event.Event{
-			ID:         eventID(ev.ID),
-			Action:     action(ev.Action),
-			Repository: ev.Target.Repository,
-			Tag:        ev.Target.Tag,
-			Digest:     ev.Target.Digest.String(),
-			MediaType:  ev.Target.MediaType,
-			Timestamp:  ev.Timestamp,
-		}
-	}
-	return out, nil
-}
-
-// action maps distribution's actions onto event's.
-func action(a string) string {
-	switch a {
-	case notifications.EventActionPush:
-		return event.Push
-	case notifications.EventActionPull:
-		return event.Pull
-	case notifications.EventActionMount:
-		return event.Mount
-	case notifications.EventActionDelete:
-		return event.Delete
-	}
-	return event.Other
-}
-
-// maxEventID is the longest event id kept as it is; distribution's ids are
-// UUIDs (36 bytes). Longer ids are replaced by their SHA-256, so the dedup
-// window and the journal hold bounded bytes per event whatever a sender sends.
+// maxEventID is the longest event id kept as it is; distribution's and ACR's
+// ids are UUIDs (36 bytes), Harbor's CloudEvents ids UUIDs with a suffix.
+// Longer ids are replaced by their SHA-256, so the dedup window and the
+// journal hold bounded bytes per event whatever a sender sends.
 const maxEventID = 64
 
 func eventID(id string) string {
@@ -94,4 +39,15 @@ func eventID(id string) string {
 	}
 	sum := sha256.Sum256([]byte(id))
 	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// dedupKey is the key under which a delivery of ev is remembered, and false
+// when ev is never deduplicated: an event without id nor digest (Quay) says
+// only which tag moved, and two pushes of one tag would merge into one,
+// whereas re-resolving the tag is harmless.
+func dedupKey(registry string, ev *event.Event) (string, bool) {
+	if ev.ID == "" && ev.Digest == "" {
+		return "", false
+	}
+	return registry + "/" + ev.DedupKey(), true
 }

@@ -125,6 +125,7 @@ func (s *Server) logRejected(c echo.Context, status int, msg string) {
 		s.rejects.dropped()
 		return
 	}
-	s.log.Warn("request rejected", "status", status, "path", c.Request().URL.Path,
+	// The path is redacted: /notifications/NAME/TOKEN carries a secret.
+	s.log.Warn("request rejected", "status", status, "path", redactedPath(c.Request().URL.EscapedPath()),
 		"remote", c.Request().RemoteAddr, "reason", msg)
 }

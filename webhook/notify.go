@@ -4,10 +4,15 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/imagestream-bridge/imagestream-bridge/event"
+	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
 )
 
 // NotifyResponse is the webhook's 2xx answer.
@@ -18,6 +23,10 @@ type NotifyResponse struct {
 	Skipped int `json:"skipped"`
 	// Duplicates were accepted before (same event).
 	Duplicates int `json:"duplicates"`
+	// Dropped events could not be queued (queue full, not the leader, journal error) but were
+	// answered 2xx anyway: only for Quay, which switches a hook off after three failed
+	// deliveries. Resync repairs them.
+	Dropped int `json:"dropped,omitempty"`
 }
 
 // Intake outcomes of one event (the outcome label of imagestream_bridge_events_total).
@@ -28,27 +37,38 @@ const (
 	outcomeRejected  = "rejected"
 )
 
-// notify is POST /notifications/:registry.
+// notify is POST /notifications/:registry and POST /notifications/:registry/:token.
+//
+// The checks run in this order: 401 (unknown registry, wrong path token,
+// wrong header token, missing client certificate), 503 (not the leader), 415
+// (a content type the sender never sends), 413 (body over maxBodyBytes),
+// 401 (an Artifactory body signature, which needs the bounded body), 400
+// (malformed body). Everything else is 2xx.
 func (s *Server) notify(c echo.Context) error {
 	start := time.Now()
 	req := c.Request()
 	name := c.Param("registry")
-	snd, ok := s.senders[name]
+	p, ok := s.peers[name]
 	if !ok {
 		// Answered exactly as a wrong token, so that registry names cannot be enumerated.
-		return newError(KindUnauthorized, "missing or wrong bearer token for registry %q", clip(name))
+		return newError(KindUnauthorized, "missing or wrong token for registry %q", clip(name))
 	}
-	if !snd.checkToken(req.Header.Get(echo.HeaderAuthorization)) {
-		return newError(KindUnauthorized, "missing or wrong bearer token for registry %q", name)
+	pathToken, hasPathToken, err := tokenParam(c)
+	if err != nil {
+		return newError(KindUnauthorized, "missing or wrong token for registry %q", name)
 	}
-	if snd.clientCAs != nil && !verifiedBy(req, snd.clientCAs) {
+	step := p.authenticate(req.Header, pathToken, hasPathToken)
+	if step == authRejected {
+		return newError(KindUnauthorized, "missing or wrong token for registry %q", name)
+	}
+	if p.clientCAs != nil && !verifiedBy(req, p.clientCAs) {
 		return newError(KindUnauthorized, "registry %q requires a client certificate signed by its clientCAFile", name)
 	}
 	if !s.leading.Load() {
-		return &Error{Kind: KindNotLeader, Message: "this replica is not the leader", RetryAfter: time.Second}
+		return s.refuse(c, p, name, nil, &Error{Kind: KindNotLeader, Message: "this replica is not the leader", RetryAfter: time.Second})
 	}
-	if !acceptableContentType(req.Header.Get(echo.HeaderContentType)) {
-		return newError(KindUnsupportedMediaType, "content type %q is not a notification envelope", req.Header.Get(echo.HeaderContentType))
+	if ct := req.Header.Get(echo.HeaderContentType); !sender.ContentTypeOK(p.kind, ct) {
+		return newError(KindUnsupportedMediaType, "content type %q is not one a %s sender sends", clip(ct), p.kind)
 	}
 	limit := s.cfg.MaxBodyBytes
 	if req.ContentLength > limit {
@@ -62,7 +82,10 @@ func (s *Server) notify(c echo.Context) error {
 		}
 		return newError(KindMalformed, "read body: %v", err)
 	}
-	events, err := decodeEnvelope(body)
+	if step == authNeedsBody && !p.authenticateBody(req.Header, body) {
+		return newError(KindUnauthorized, "missing or wrong token for registry %q", name)
+	}
+	events, err := decode(p.kind, body)
 	if err != nil {
 		return newError(KindMalformed, "%v", err)
 	}
@@ -71,7 +94,7 @@ func (s *Server) notify(c echo.Context) error {
 	outcome := make([]string, len(events))
 	fresh := events[:0:0]
 	for i := range events {
-		if s.dedup.seen(name + "/" + events[i].DedupKey()) {
+		if key, ok := dedupKey(name, &events[i]); ok && s.dedup.seen(key) {
 			outcome[i] = outcomeDuplicate
 			continue
 		}
@@ -94,7 +117,9 @@ func (s *Server) notify(c echo.Context) error {
 		default:
 			outcome[i] = outcomeQueued
 			resp.Queued++
-			s.dedup.add(name + "/" + events[i].DedupKey())
+			if key, ok := dedupKey(name, &events[i]); ok {
+				s.dedup.add(key)
+			}
 		}
 		k++
 	}
@@ -105,13 +130,55 @@ func (s *Server) notify(c echo.Context) error {
 		}
 	}
 	if err != nil {
-		return err
+		return s.refuse(c, p, name, events, err)
 	}
 	s.obs.Acked(name, time.Since(start))
 	if resp.Queued > 0 {
 		return c.JSON(http.StatusAccepted, resp)
 	}
 	return c.JSON(http.StatusOK, resp)
+}
+
+// refuse answers a notification the bridge cannot take now. Every sender
+// gets the error (it retries), except Quay: three failed deliveries switch
+// its hook off for good, so Quay gets 200 with the events counted as dropped
+// (they were counted rejected), a warning is logged, and resync repairs what
+// they named.
+func (s *Server) refuse(c echo.Context, p *peer, name string, events []event.Event, err error) error {
+	if p.kind != sender.Quay {
+		return err
+	}
+	resp := NotifyResponse{Dropped: len(events)}
+	s.log.Warn("notification dropped with 200 (Quay disables a hook after 3 failed deliveries); resync repairs it",
+		"registry", name, "events", len(events), "error", err.Error())
+	return c.JSON(http.StatusOK, resp)
+}
+
+// tokenParam returns the path token of /notifications/:registry/:token,
+// unescaped, and whether the URL has one.
+func tokenParam(c echo.Context) (string, bool, error) {
+	for _, n := range c.ParamNames() {
+		if n == "token" {
+			tok, err := url.PathUnescape(c.Param("token"))
+			return tok, true, err
+		}
+	}
+	return "", false, nil
+}
+
+// redactedPath is a request path as it may be logged: under /notifications/
+// only the registry segment is kept, so that a path token never reaches a
+// log line, an answer or a metric.
+func redactedPath(p string) string {
+	rest, ok := strings.CutPrefix(p, "/notifications/")
+	if !ok {
+		return clip(p)
+	}
+	reg, more, _ := strings.Cut(rest, "/")
+	if more != "" {
+		return "/notifications/" + clip(reg) + "/REDACTED"
+	}
+	return "/notifications/" + clip(reg)
 }
 
 // maxLogString bounds each string from a request that reaches an answer or a log line.

@@ -62,7 +62,7 @@ type Server struct {
 	obs     Observer
 	log     *slog.Logger
 	echo    *echo.Echo
-	senders map[string]*sender
+	peers   map[string]*peer
 	dedup   *dedup
 	rejects *rejectLog
 	// leading is true while this replica processes events.
@@ -73,19 +73,21 @@ type Server struct {
 
 // New builds the server for cfg's registries. metrics serves /metrics.
 func New(cfg *config.Config, d Domain, obs Observer, metrics http.Handler, log *slog.Logger) (*Server, error) {
-	s := &Server{cfg: cfg, domain: d, obs: obs, log: log, dedup: newDedup(dedupWindow), senders: map[string]*sender{}}
+	s := &Server{cfg: cfg, domain: d, obs: obs, log: log, dedup: newDedup(dedupWindow), peers: map[string]*peer{}}
 	for _, rc := range cfg.Registries {
-		snd, err := newSender(rc)
+		p, err := newPeer(rc)
 		if err != nil {
 			return nil, fmt.Errorf("registry %s: %w", rc.Name, err)
 		}
-		s.senders[rc.Name] = snd
+		s.peers[rc.Name] = p
 	}
 	s.rejects = newRejectLog(obs.RejectedLogDropped)
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.httpErrorHandler
 	e.POST("/notifications/:registry", s.notify, s.countNotifications)
+	// The path token, for senders that cannot set a header (Quay); accepted for every sender.
+	e.POST("/notifications/:registry/:token", s.notify, s.countNotifications)
 	e.GET("/healthz", func(c echo.Context) error { return c.String(http.StatusOK, "ok\n") })
 	e.GET("/readyz", s.readyz)
 	e.GET("/metrics", echo.WrapHandler(metrics))
@@ -106,7 +108,7 @@ func (s *Server) countNotifications(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 		name := c.Param("registry")
-		if _, ok := s.senders[name]; !ok {
+		if _, ok := s.peers[name]; !ok {
 			name = "unknown"
 		}
 		s.obs.Notification(name, c.Response().Status)
@@ -147,8 +149,8 @@ func (s *Server) HTTPServer() (*http.Server, error) {
 		return nil, err
 	}
 	tc := &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: kp.get}
-	for _, snd := range s.senders {
-		if snd.clientCAs != nil {
+	for _, p := range s.peers {
+		if p.clientCAs != nil {
 			// Certificates are checked per registry in the handler, against that registry's CA.
 			tc.ClientAuth = tls.RequestClientCert
 		}
