@@ -42,8 +42,8 @@ type Labels struct {
 	Registries []string
 	// Clusters are the configured cluster names (default: just "default");
 	// Targets, per registry, the clusters its pushes go to (default: all).
-	Clusters       []string
-	Targets        map[string][]string
+	Clusters []string
+	Targets  map[string][]string
 	// Senders names each registry's sender kind (config registries[].sender), for registry_info.
 	Senders        map[string]string
 	SkipReasons    []string
