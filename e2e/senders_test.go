@@ -292,7 +292,7 @@ func TestE2ESenderArtifactory(t *testing.T) {
 		t.Fatalf("wrong checksum: %d %s", a.status, a.body)
 	}
 	e.waitFor("the unknown digest to fail", func() bool {
-		return e.metric(`imagestream_bridge_permanent_failures_total{reason="manifest_not_found",registry="jfrog"}`) == 1
+		return e.metric(`imagestream_bridge_permanent_failures_total{cluster="default",reason="manifest_not_found",registry="jfrog"}`) == 1
 	})
 	if h := e.api.TagHistory("team", "jfrog", "v9"); len(h) != 0 {
 		t.Errorf("v9 mapped: %v", h)
