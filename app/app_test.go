@@ -295,29 +295,11 @@ openshift: {kubeconfig: %q}
 `, addr, filepath.Join(dir, "data"), reg.URL, filepath.Join(dir, "token"), kc)), 0o600)
 
 	const n = 20
-	digests := make([]string, n)
-	for i := range digests {
-		img, _ := sandbox.RandomImage(1, false, "amd64")
-		if err := sandbox.Push(reg.Host, "crash/app", fmt.Sprintf("t%d", i), img); err != nil {
-			t.Fatal(err)
-		}
-		d, _ := img.Digest()
-		digests[i] = d.String()
-	}
+	digests := pushCrashImages(t, reg.Host, n)
 	// A slow API server keeps the acknowledged events queued.
 	api.Inject(&emulator.Fault{PathContains: "imagestreammappings", Delay: 3 * time.Second})
 
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve", "--config", cfgFile)
-		var logs bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		waitFor(t, "binary ready", 20*time.Second, func() bool { return ready("http://" + addr) })
-		return cmd
-	}
+	start := func() *exec.Cmd { return startServe(t, bin, cfgFile, addr) }
 	first := start()
 	for i := range n {
 		if code := notify(t, "http://"+addr+"/notifications/main", "tok", fmt.Sprintf("e%d", i), "crash/app", fmt.Sprintf("t%d", i), digests[i]); code != http.StatusAccepted {
@@ -504,4 +486,33 @@ func TestAdminOnlyOnTheSocket(t *testing.T) {
 	if code := app.Main(t.Context(), []string{"failed", "--config", off}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "set adminSocket") {
 		t.Errorf("failed without adminSocket: exit %d, stderr %q", code, errOut.String())
 	}
+}
+
+// pushCrashImages pushes n random images as crash/app:t0..t(n-1) and returns their digests.
+func pushCrashImages(t *testing.T, host string, n int) []string {
+	t.Helper()
+	digests := make([]string, n)
+	for i := range digests {
+		img, _ := sandbox.RandomImage(1, false, "amd64")
+		if err := sandbox.Push(host, "crash/app", fmt.Sprintf("t%d", i), img); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := img.Digest()
+		digests[i] = d.String()
+	}
+	return digests
+}
+
+// startServe runs the built binary's serve with cfgFile and waits until addr is ready.
+func startServe(t *testing.T, bin, cfgFile, addr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", cfgFile)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "binary ready", 20*time.Second, func() bool { return ready("http://" + addr) })
+	return cmd
 }

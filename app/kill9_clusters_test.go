@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"os"
@@ -51,29 +50,11 @@ clusters: [{name: b, kubeconfig: %q}]
 `, addr, filepath.Join(dir, "data"), reg.URL, filepath.Join(dir, "token"), kcDefault, kcB)), 0o600)
 
 	const n = 20
-	digests := make([]string, n)
-	for i := range digests {
-		img, _ := sandbox.RandomImage(1, false, "amd64")
-		if err := sandbox.Push(reg.Host, "crash/app", fmt.Sprintf("t%d", i), img); err != nil {
-			t.Fatal(err)
-		}
-		d, _ := img.Digest()
-		digests[i] = d.String()
-	}
+	digests := pushCrashImages(t, reg.Host, n)
 	// The default cluster is slow: its jobs stay queued; b's finish.
 	def.Inject(&emulator.Fault{PathContains: "imagestreammappings", Delay: 3 * time.Second})
 
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "serve", "--config", cfgFile)
-		var logs bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &logs, &logs
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		waitFor(t, "binary ready", 20*time.Second, func() bool { return ready("http://" + addr) })
-		return cmd
-	}
+	start := func() *exec.Cmd { return startServe(t, bin, cfgFile, addr) }
 	first := start()
 	for i := range n {
 		if code := notify(t, "http://"+addr+"/notifications/main", "tok", fmt.Sprintf("e%d", i), "crash/app", fmt.Sprintf("t%d", i), digests[i]); code != http.StatusAccepted {

@@ -1,7 +1,6 @@
 package bridge
 
 import (
-	"path"
 	"regexp"
 	"strings"
 
@@ -64,14 +63,4 @@ func (r router) route(repository string) (Route, SkipReason) {
 	return rt, ""
 }
 
-func (r router) namespaceAllowed(ns string) bool {
-	if len(r.allowed) == 0 {
-		return true
-	}
-	for _, g := range r.allowed {
-		if ok, _ := path.Match(g, ns); ok {
-			return true
-		}
-	}
-	return false
-}
+func (r router) namespaceAllowed(ns string) bool { return config.AllowedBy(r.allowed, ns) }

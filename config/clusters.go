@@ -23,11 +23,15 @@ type Cluster struct {
 }
 
 // AllowsNamespace reports whether the cluster takes mappings into namespace ns.
-func (cl Cluster) AllowsNamespace(ns string) bool {
-	if len(cl.Namespaces) == 0 {
+func (cl Cluster) AllowsNamespace(ns string) bool { return AllowedBy(cl.Namespaces, ns) }
+
+// AllowedBy reports whether a namespace allow-list (path.Match globs; empty
+// allows any) admits ns. Registries and clusters use the same rule.
+func AllowedBy(globs []string, ns string) bool {
+	if len(globs) == 0 {
 		return true
 	}
-	for _, g := range cl.Namespaces {
+	for _, g := range globs {
 		if ok, _ := path.Match(g, ns); ok {
 			return true
 		}
