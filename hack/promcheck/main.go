@@ -27,7 +27,7 @@ var activityPanels = []string{
 	"Leader",
 	"Mapped per second",
 	"Version",
-	"Mappings per second by registry and result",
+	"Mappings per second by registry, cluster and result",
 	"Push-to-tag latency",
 	"Acknowledgement latency",
 	"Notifications by status code",
