@@ -99,7 +99,7 @@ func build(cfg *config.Config, log *slog.Logger) (*instance, error) {
 	var store journal.Store = journal.NewMemory()
 	if cfg.DataDir != "" {
 		var err error
-		if store, err = journal.OpenBolt(cfg.DataDir, journal.WithLogger(log)); err != nil {
+		if store, err = journal.Open(cfg.DataDir, journal.WithLogger(log)); err != nil {
 			return nil, err
 		}
 	}

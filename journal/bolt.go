@@ -43,6 +43,7 @@ type Bolt struct {
 	maxFailed   int
 	evicted     atomic.Uint64
 	quarantined atomic.Int64
+	commits     atomic.Uint64 // write transactions of the loop (two fdatasyncs each)
 }
 
 type op struct {
@@ -121,7 +122,7 @@ func (b *Bolt) commit(appends []op, done []uint64) error {
 	if len(appends) == 0 && len(done) == 0 {
 		return nil
 	}
-	return b.db.Update(func(tx *bolt.Tx) error {
+	err := b.db.Update(func(tx *bolt.Tx) error {
 		pending := tx.Bucket(bucketPending)
 		for _, seq := range done {
 			if err := pending.Delete(key(seq)); err != nil {
@@ -146,6 +147,10 @@ func (b *Bolt) commit(appends []op, done []uint64) error {
 		}
 		return nil
 	})
+	if err == nil {
+		b.commits.Add(1)
+	}
+	return err
 }
 
 func key(seq uint64) []byte {

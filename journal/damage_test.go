@@ -285,3 +285,12 @@ func TestMemoryFailedListBounds(t *testing.T) {
 	m := NewMemory()
 	testFailedListBounds(t, m, func(n int) { m.max = n })
 }
+
+func TestLogFailedListBounds(t *testing.T) {
+	l, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	testFailedListBounds(t, l, func(n int) { l.smu.Lock(); l.failed.max = n; l.smu.Unlock() })
+}

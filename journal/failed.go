@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -208,3 +209,72 @@ func (b *Bolt) Quarantined() int { return int(b.quarantined.Load()) }
 
 // Evicted is how many failed entries the cap dropped since the store opened.
 func (b *Bolt) Evicted() uint64 { return b.evicted.Load() }
+
+// failedSet is the failed list held in memory (the Log store's): one entry
+// per failure key, at most max entries, the oldest evicted first.
+type failedSet struct {
+	bySeq   map[uint64]Failed
+	idx     map[string]uint64 // failure key -> seq of its one entry
+	order   []uint64          // seqs, ascending
+	max     int
+	evicted uint64
+}
+
+func newFailedSet(max int) *failedSet {
+	return &failedSet{bySeq: map[uint64]Failed{}, idx: map[string]uint64{}, max: max}
+}
+
+// put records f, replacing an earlier entry of the same key and evicting the
+// oldest entries beyond max (counted).
+func (s *failedSet) put(f Failed) {
+	k := failKey(&f.Job)
+	if old, ok := s.idx[k]; ok {
+		s.remove(old)
+	}
+	s.remove(f.Seq)
+	s.bySeq[f.Seq] = f
+	s.idx[k] = f.Seq
+	i, _ := slices.BinarySearch(s.order, f.Seq)
+	s.order = slices.Insert(s.order, i, f.Seq)
+	for len(s.order) > s.max {
+		s.remove(s.order[0])
+		s.evicted++
+	}
+}
+
+// remove deletes the entry of seq, reporting whether there was one.
+func (s *failedSet) remove(seq uint64) bool {
+	f, ok := s.bySeq[seq]
+	if !ok {
+		return false
+	}
+	delete(s.bySeq, seq)
+	if k := failKey(&f.Job); s.idx[k] == seq {
+		delete(s.idx, k)
+	}
+	if i, found := slices.BinarySearch(s.order, seq); found {
+		s.order = slices.Delete(s.order, i, i+1)
+	}
+	return true
+}
+
+// list returns the entries in Seq order; with seqs, only those.
+func (s *failedSet) list(seqs []uint64) []Failed {
+	out := make([]Failed, 0, len(s.order))
+	if len(seqs) == 0 {
+		for _, seq := range s.order {
+			out = append(out, s.bySeq[seq])
+		}
+		return out
+	}
+	want := map[uint64]bool{}
+	for _, seq := range seqs {
+		want[seq] = true
+	}
+	for _, seq := range s.order {
+		if want[seq] {
+			out = append(out, s.bySeq[seq])
+		}
+	}
+	return out
+}

@@ -16,11 +16,26 @@ func jobs(n int, tag string) []*Job {
 	return out
 }
 
-// TestBoltSurvivesReopen appends concurrently, marks some done and one
+// durableStores are the stores the contract tests run against.
+var durableStores = []struct {
+	name string
+	open func(dir string) (Store, error)
+}{
+	{"bolt", func(dir string) (Store, error) { return OpenBolt(dir) }},
+	{"log", func(dir string) (Store, error) { return Open(dir) }},
+}
+
+// TestDurableSurvivesReopen appends concurrently, marks some done and one
 // failed, reopens the file and finds exactly the rest, in order.
-func TestBoltSurvivesReopen(t *testing.T) {
+func TestDurableSurvivesReopen(t *testing.T) {
+	for _, st := range durableStores {
+		t.Run(st.name, func(t *testing.T) { testSurvivesReopen(t, st.open) })
+	}
+}
+
+func testSurvivesReopen(t *testing.T, open func(string) (Store, error)) {
 	dir := t.TempDir()
-	b, err := OpenBolt(dir)
+	b, err := open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +72,7 @@ func TestBoltSurvivesReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b, err = OpenBolt(dir)
+	b, err = open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,14 +108,16 @@ func TestBoltSurvivesReopen(t *testing.T) {
 	}
 }
 
-func TestBoltClosedRefusesAppends(t *testing.T) {
-	b, err := OpenBolt(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
-	if err := b.Append(context.Background(), jobs(1, "x")); err != ErrClosed {
-		t.Errorf("append after close: %v", err)
+func TestDurableClosedRefusesAppends(t *testing.T) {
+	for _, st := range durableStores {
+		b, err := st.open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Close()
+		if err := b.Append(context.Background(), jobs(1, "x")); err != ErrClosed {
+			t.Errorf("%s: append after close: %v", st.name, err)
+		}
 	}
 }
 
@@ -146,7 +163,12 @@ func TestFailedListKeepsEachCluster(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bolt.Close()
-	for name, st := range map[string]Store{"memory": NewMemory(), "bolt": bolt} {
+	lg, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lg.Close()
+	for name, st := range map[string]Store{"memory": NewMemory(), "bolt": bolt, "log": lg} {
 		t.Run(name, func(t *testing.T) {
 			base := Job{Registry: "main", Repository: "team/app", Namespace: "team", Stream: "app", Tag: "v1", Digest: "sha256:aa"}
 			var jobs []*Job

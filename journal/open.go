@@ -18,13 +18,23 @@ import (
 // Its message says what to do: move the file aside and restart.
 var ErrDamaged = errors.New("journal damaged")
 
-// Option tunes OpenBolt.
-type Option func(*Bolt)
+// Option tunes Open and OpenBolt.
+type Option func(*options)
+
+type options struct{ log *slog.Logger }
 
 // WithLogger receives what the store has to report: records moved to
-// quarantine, and a journal that is empty or missing where one existed.
-// Default: slog.Default().
-func WithLogger(l *slog.Logger) Option { return func(b *Bolt) { b.log = l } }
+// quarantine, a torn tail cut off, and a journal that is empty or missing
+// where one existed. Default: slog.Default().
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.log = l } }
+
+func buildOptions(opts []Option) options {
+	o := options{log: slog.Default()}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
 
 // markerFile sits next to the journal once it has been created, so that a
 // journal that disappears (or is replaced by an empty file) is noticed.
@@ -34,10 +44,7 @@ const markerFile = "journal.created"
 // (even one that makes it panic) is reported as ErrDamaged with what to do;
 // a record that does not decode is moved to quarantine and the rest proceeds.
 func OpenBolt(dir string, opts ...Option) (*Bolt, error) {
-	b := &Bolt{path: filepath.Join(dir, "journal.db"), log: slog.Default(), ops: make(chan op, 4*maxBatch), maxFailed: maxFailed}
-	for _, o := range opts {
-		o(b)
-	}
+	b := &Bolt{path: filepath.Join(dir, "journal.db"), log: buildOptions(opts).log, ops: make(chan op, 4*maxBatch), maxFailed: maxFailed}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create dataDir: %w", err)
 	}

@@ -1,0 +1,246 @@
+package journal
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Open opens (creating) the journal in dir: the Log store in dir/journal.log.
+// A bbolt journal (dir/journal.db) left by an earlier version is migrated:
+// its pending jobs and failed list are copied into a new log and the old file
+// is renamed journal.db.migrated. A log that cannot be read at all is
+// reported as ErrDamaged with what to do; a damaged record is moved to
+// quarantine and the rest proceeds; a torn last record is cut off.
+func Open(dir string, opts ...Option) (*Log, error) {
+	o := buildOptions(opts)
+	l := &Log{path: filepath.Join(dir, logFile), log: o.log, ops: make(chan logOp, 4*maxBatch),
+		pending: map[uint64]uint32{}, failed: newFailedSet(maxFailed)}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create dataDir: %w", err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open dataDir: %w", err)
+	}
+	l.dir = d
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err = lockDir(d); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			d.Close()
+			return nil, fmt.Errorf("open journal %s: locked by another process (another serve with the same dataDir?)", l.path)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := l.open(dir); err != nil {
+		if l.f != nil {
+			l.f.Close()
+		}
+		d.Close()
+		return nil, err
+	}
+	l.wg.Add(1)
+	go l.loop()
+	return l, nil
+}
+
+func (l *Log) open(dir string) error {
+	marker := filepath.Join(dir, markerFile)
+	created, markerErr := os.ReadFile(marker)
+	boltPath := filepath.Join(dir, "journal.db")
+	_, boltErr := os.Stat(boltPath)
+	data, err := os.ReadFile(l.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && boltErr == nil:
+		if err := l.migrate(dir, boltPath); err != nil {
+			return err
+		}
+		return l.writeMarker(marker, markerErr)
+	case errors.Is(err, os.ErrNotExist) && markerErr == nil:
+		l.log.Error("journal: the journal file is MISSING although this dataDir held one: the events it held are lost; starting with an empty journal, resync repairs the tags",
+			"file", l.path, "created", string(created))
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return fmt.Errorf("open journal %s: %w", l.path, err)
+	case len(data) == 0:
+		l.log.Error("journal: the journal file is EMPTY (0 bytes): the events it held are lost; starting with an empty journal, resync repairs the tags",
+			"file", l.path)
+	case len(data) < len(logHeader) || string(data[:len(logHeader)]) != logHeader:
+		return l.damaged(errors.New("the file does not start with the journal header"))
+	}
+	if boltErr == nil {
+		// A migration that stopped after the log was written.
+		if err := os.Rename(boltPath, boltPath+".migrated"); err != nil {
+			return fmt.Errorf("rename %s: %w", boltPath, err)
+		}
+	}
+	if err := l.countQuarantine(); err != nil {
+		return err
+	}
+	jobs, err := l.scan(data)
+	if err != nil {
+		return err
+	}
+	l.evictedBase = l.failed.evicted
+	if err := l.rewrite(jobs, l.failed.list(nil)); err != nil {
+		return fmt.Errorf("rewrite journal %s: %w", l.path, err)
+	}
+	return l.writeMarker(marker, markerErr)
+}
+
+func (l *Log) writeMarker(marker string, markerErr error) error {
+	if markerErr == nil {
+		return nil
+	}
+	if err := os.WriteFile(marker, []byte(time.Now().UTC().Format(time.RFC3339)), 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", marker, err)
+	}
+	return nil
+}
+
+func (l *Log) damaged(cause error) error {
+	return fmt.Errorf("%w: journal %s cannot be read (%v): move it aside (mv %s %s.bad) and restart; "+
+		"the bridge then starts with an empty journal and resync repairs what it held", ErrDamaged, l.path, cause, l.path, l.path)
+}
+
+// scan applies every record of data (the whole file) and returns the live
+// pending jobs in Seq order.
+func (l *Log) scan(data []byte) ([]*Job, error) {
+	if len(data) == 0 {
+		return nil, nil
+	}
+	jobs := map[uint64]*Job{}
+	off := len(logHeader)
+	for off < len(data) {
+		payload, n, ok := frameAt(data[off:])
+		if !ok {
+			next := nextFrame(data, off+1)
+			if next < 0 {
+				l.log.Info("journal: cut off a torn record at the end of the journal (a crash while it was written; it was never acknowledged)",
+					"file", l.path, "offset", off, "bytes", len(data)-off)
+				break
+			}
+			if err := l.quarantine(data[off:next], off, errors.New("a record cut short or failing its checksum, followed by good ones")); err != nil {
+				return nil, err
+			}
+			off = next
+			continue
+		}
+		e, err := decodeEntry(payload)
+		if err != nil {
+			if err := l.quarantine(data[off:off+n], off, err); err != nil {
+				return nil, err
+			}
+			off += n
+			continue
+		}
+		for _, s := range e.Done {
+			delete(jobs, s)
+		}
+		for _, f := range e.Fail {
+			delete(jobs, f.Seq)
+		}
+		for _, j := range e.Jobs {
+			jobs[j.Seq] = j
+		}
+		l.apply(&e, n)
+		off += n
+	}
+	out := make([]*Job, 0, len(jobs))
+	for _, j := range jobs {
+		out = append(out, j)
+	}
+	sortJobs(out)
+	return out, nil
+}
+
+// quarantine appends damaged bytes, framed, to the quarantine file and syncs it.
+func (l *Log) quarantine(b []byte, off int, cause error) error {
+	q := filepath.Join(filepath.Dir(l.path), quarantineFile)
+	f, err := os.OpenFile(q, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", q, err)
+	}
+	defer f.Close()
+	if _, err := f.Write(appendRecord(nil, b)); err != nil {
+		return fmt.Errorf("write %s: %w", q, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", q, err)
+	}
+	l.quarantined++
+	l.log.Error("journal: a damaged record was moved to quarantine; the rest proceeds",
+		"file", l.path, "offset", off, "bytes", len(b), "quarantine", q, "err", cause)
+	return nil
+}
+
+// countQuarantine counts the records already in the quarantine file.
+func (l *Log) countQuarantine() error {
+	data, err := os.ReadFile(filepath.Join(filepath.Dir(l.path), quarantineFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for off := 0; off < len(data); {
+		_, n, ok := frameAt(data[off:])
+		if !ok {
+			break
+		}
+		l.quarantined++
+		off += n
+	}
+	return nil
+}
+
+// migrate copies a bbolt journal's pending jobs and failed list into a new
+// log and renames the bbolt file journal.db.migrated.
+func (l *Log) migrate(dir, boltPath string) error {
+	b, err := OpenBolt(dir, WithLogger(l.log))
+	if err != nil {
+		return err
+	}
+	jobs, err := b.Pending()
+	if err == nil {
+		var failed []Failed
+		if failed, err = b.FailedList(); err == nil {
+			err = b.db.View(func(tx *bolt.Tx) error {
+				l.next = tx.Bucket(bucketPending).Sequence()
+				return nil
+			})
+			if err == nil {
+				for _, f := range failed {
+					l.failed.put(f)
+					l.next = max(l.next, f.Seq)
+				}
+				for _, j := range jobs {
+					l.next = max(l.next, j.Seq)
+				}
+				l.evictedBase = l.failed.evicted
+				err = l.rewrite(jobs, l.failed.list(nil))
+			}
+			if err == nil {
+				l.log.Info("journal: migrated the bbolt journal to the log", "from", boltPath, "to", l.path,
+					"pending", len(jobs), "failed", len(failed), "kept", boltPath+".migrated")
+			}
+		}
+	}
+	if cerr := b.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("migrate journal %s: %w", boltPath, err)
+	}
+	if err := os.Rename(boltPath, boltPath+".migrated"); err != nil {
+		return fmt.Errorf("migrate journal: rename %s: %w", boltPath, err)
+	}
+	return l.dir.Sync()
+}
