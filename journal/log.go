@@ -54,7 +54,8 @@ type Log struct {
 	quarantined  int
 	err          error // a failed fdatasync: nothing more is written
 
-	syncs atomic.Uint64
+	syncs     atomic.Uint64
+	compactAt int64 // compactBound; tests lower it
 }
 
 const (
@@ -321,7 +322,7 @@ func (l *Log) commit(ops []logOp, done []uint64, sync bool) {
 			l.apply(&ents[i], sizes[i])
 		}
 		l.smu.Unlock()
-		if l.size.Load() > compactBound && l.pendingBytes+int64(len(l.failed.order))*1024 < l.size.Load()/2 {
+		if l.size.Load() > l.compactAt && l.pendingBytes+int64(len(l.failed.order))*1024 < l.size.Load()/2 {
 			if cerr := l.compactRunning(); cerr != nil {
 				l.log.Error("journal: compaction failed; the log keeps growing until it succeeds", "file", l.path, "err", cerr)
 			}

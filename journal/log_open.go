@@ -19,7 +19,7 @@ import (
 func Open(dir string, opts ...Option) (*Log, error) {
 	o := buildOptions(opts)
 	l := &Log{path: filepath.Join(dir, logFile), log: o.log, ops: make(chan logOp, 4*maxBatch),
-		pending: map[uint64]uint32{}, failed: newFailedSet(maxFailed)}
+		pending: map[uint64]uint32{}, failed: newFailedSet(maxFailed), compactAt: compactBound}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create dataDir: %w", err)
 	}
