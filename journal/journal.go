@@ -3,9 +3,11 @@
 // The webhook acknowledges an event only after Append returns, so with a
 // durable journal an acknowledged event survives a crash and is applied after
 // restart. Events that fail permanently move to a failed list from which they
-// can be replayed. Two stores exist: Memory (nothing survives the process) and
-// Bolt (a bbolt file with group commit, one fsync for every batch of concurrent
-// appends).
+// can be replayed. The stores: Memory (nothing survives the process), Log
+// (what Open returns: an append-only file, dataDir/journal.log, with group
+// commit, one write and one fdatasync for every batch of concurrent appends,
+// and no memory mapping) and Bolt (the earlier bbolt file, dataDir/journal.db,
+// two fsyncs per commit; kept to migrate it into a Log).
 package journal
 
 import (
