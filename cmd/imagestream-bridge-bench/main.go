@@ -83,7 +83,7 @@ func run() error {
 	flag.IntVar(&o.qps, "qps", 100000, "openshift.qps and openshift.burst of the bridge in every run but 'defaults' (the default client-side limiter caps mappings/s)")
 	flag.BoolVar(&o.keepalive, "keepalive", false, "reuse webhook connections (distribution's sink opens a new connection per event)")
 	flag.StringVar(&workloads, "workloads", "cold,warm,defaults,twocluster,paced,burst", "workloads to run (twocluster: cold, journal on, every event mapped into two emulated clusters)")
-	flag.StringVar(&journals, "journal", "off,on", "journal settings to run: off (memory), on (bbolt dataDir)")
+	flag.StringVar(&journals, "journal", "off,on", "journal settings to run: off (memory), on (durable journal in dataDir)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every run into this directory")
 	flag.StringVar(&o.dataRoot, "datadir", "", "where durable journals are created (default: the system temp dir)")
 	flag.BoolVar(&o.quick, "quick", false, "small sizes for a smoke run")

@@ -24,7 +24,7 @@ func (b *bench) report(machineLine string, total time.Duration, parent procStats
 		len(b.fx.images), repos, strings.Join(b.pushed, "; then, before the burst, "))
 	fmt.Fprintf(w, "- code: %s\n", revision())
 	d := configDefaults()
-	fmt.Fprintf(w, "- bridge: app.Serve with the default settings (workers %d, queueSize %d, resyncInterval %s, info logs formatted as JSON into io.Discard) except openshift.qps/burst %d (row `defaults`: the default qps %g, burst %d); journal on = bbolt dataDir; webhook connections: %s\n",
+	fmt.Fprintf(w, "- bridge: app.Serve with the default settings (workers %d, queueSize %d, resyncInterval %s, info logs formatted as JSON into io.Discard) except openshift.qps/burst %d (row `defaults`: the default qps %g, burst %d); journal on = durable journal (journal.log) in dataDir; webhook connections: %s\n",
 		d.Workers, d.QueueSize, d.ResyncInterval.Duration, o.qps, d.OpenShift.QPS, d.OpenShift.Burst,
 		map[bool]string{true: "kept alive", false: "a new connection per event, as distribution's sink does"}[o.keepalive])
 	fmt.Fprintf(w, "- events per cold/warm run K=%d, warm = %d distinct digests under K distinct tags; every run has a fresh emulator and a fresh bridge\n", o.events, o.warm)
