@@ -59,10 +59,7 @@ func (l *Log) open(dir string) error {
 	data, err := os.ReadFile(l.path)
 	switch {
 	case errors.Is(err, os.ErrNotExist) && boltErr == nil:
-		if err := l.migrate(dir, boltPath); err != nil {
-			return err
-		}
-		return l.writeMarker(marker, markerErr)
+		// migrated below
 	case errors.Is(err, os.ErrNotExist) && markerErr == nil:
 		l.log.Error("journal: the journal file is MISSING although this dataDir held one: the events it held are lost; starting with an empty journal, resync repairs the tags",
 			"file", l.path, "created", string(created))
@@ -75,12 +72,6 @@ func (l *Log) open(dir string) error {
 	case len(data) < len(logHeader) || string(data[:len(logHeader)]) != logHeader:
 		return l.damaged(errors.New("the file does not start with the journal header"))
 	}
-	if boltErr == nil {
-		// A migration that stopped after the log was written.
-		if err := os.Rename(boltPath, boltPath+".migrated"); err != nil {
-			return fmt.Errorf("rename %s: %w", boltPath, err)
-		}
-	}
 	if err := l.countQuarantine(); err != nil {
 		return err
 	}
@@ -88,9 +79,25 @@ func (l *Log) open(dir string) error {
 	if err != nil {
 		return err
 	}
+	if boltErr == nil {
+		// With a log already there (a migration that stopped before its
+		// rename, or a downgrade and upgrade), the bbolt journal's entries are
+		// added after the log's: a job applied twice is harmless, one lost is not.
+		if jobs, err = l.migrate(dir, boltPath, jobs, len(data) > 0); err != nil {
+			return err
+		}
+	}
 	l.evictedBase = l.failed.evicted
 	if err := l.rewrite(jobs, l.failed.list(nil)); err != nil {
 		return fmt.Errorf("rewrite journal %s: %w", l.path, err)
+	}
+	if boltErr == nil {
+		if err := os.Rename(boltPath, boltPath+".migrated"); err != nil {
+			return fmt.Errorf("migrate journal: rename %s: %w", boltPath, err)
+		}
+		if err := l.dir.Sync(); err != nil {
+			return err
+		}
 	}
 	return l.writeMarker(marker, markerErr)
 }
@@ -201,46 +208,53 @@ func (l *Log) countQuarantine() error {
 	return nil
 }
 
-// migrate copies a bbolt journal's pending jobs and failed list into a new
-// log and renames the bbolt file journal.db.migrated.
-func (l *Log) migrate(dir, boltPath string) error {
+// migrate adds a bbolt journal's pending jobs and failed list to the state
+// (renumbered after the log's own when merge) and returns all pending jobs;
+// the caller writes the log and then renames the bbolt file.
+func (l *Log) migrate(dir, boltPath string, jobs []*Job, merge bool) ([]*Job, error) {
 	b, err := OpenBolt(dir, WithLogger(l.log))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	jobs, err := b.Pending()
-	if err == nil {
-		var failed []Failed
-		if failed, err = b.FailedList(); err == nil {
-			err = b.db.View(func(tx *bolt.Tx) error {
-				l.next = tx.Bucket(bucketPending).Sequence()
-				return nil
-			})
-			if err == nil {
-				for _, f := range failed {
-					l.failed.put(f)
-					l.next = max(l.next, f.Seq)
-				}
-				for _, j := range jobs {
-					l.next = max(l.next, j.Seq)
-				}
-				l.evictedBase = l.failed.evicted
-				err = l.rewrite(jobs, l.failed.list(nil))
-			}
-			if err == nil {
-				l.log.Info("journal: migrated the bbolt journal to the log", "from", boltPath, "to", l.path,
-					"pending", len(jobs), "failed", len(failed), "kept", boltPath+".migrated")
-			}
-		}
-	}
-	if cerr := b.Close(); err == nil {
-		err = cerr
-	}
+	defer b.Close()
+	pending, err := b.Pending()
 	if err != nil {
-		return fmt.Errorf("migrate journal %s: %w", boltPath, err)
+		return nil, fmt.Errorf("migrate journal %s: %w", boltPath, err)
 	}
-	if err := os.Rename(boltPath, boltPath+".migrated"); err != nil {
-		return fmt.Errorf("migrate journal: rename %s: %w", boltPath, err)
+	failed, err := b.FailedList()
+	if err != nil {
+		return nil, fmt.Errorf("migrate journal %s: %w", boltPath, err)
 	}
-	return l.dir.Sync()
+	var seq uint64
+	if err := b.db.View(func(tx *bolt.Tx) error { seq = tx.Bucket(bucketPending).Sequence(); return nil }); err != nil {
+		return nil, fmt.Errorf("migrate journal %s: %w", boltPath, err)
+	}
+	if !merge {
+		l.next = max(l.next, seq)
+	}
+	for _, f := range failed {
+		if merge {
+			l.next++
+			f.Seq = l.next
+		}
+		l.failed.put(f)
+		l.next = max(l.next, f.Seq)
+	}
+	for _, j := range pending {
+		if merge {
+			l.next++
+			j.Seq = l.next
+		}
+		l.next = max(l.next, j.Seq)
+		l.pending[j.Seq] = 0
+	}
+	if merge {
+		jobs = append(jobs, pending...)
+	} else {
+		jobs = pending
+	}
+	sortJobs(jobs)
+	l.log.Info("journal: migrated the bbolt journal to the log", "from", boltPath, "to", l.path,
+		"pending", len(pending), "failed", len(failed), "kept", boltPath+".migrated", "merged", merge)
+	return jobs, nil
 }

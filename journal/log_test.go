@@ -375,3 +375,34 @@ func BenchmarkAppend(b *testing.B) {
 		}
 	}
 }
+
+// TestLogMergesBoltBesideLog: a journal.db found next to an existing log (a
+// migration stopped before its rename, or a downgrade and upgrade) is added
+// to the log, renumbered after it: nothing of either is lost.
+func TestLogMergesBoltBesideLog(t *testing.T) {
+	src, dir := t.TempDir(), t.TempDir()
+	appendEach(t, src, 2)
+	written(t, dir, 3, 1)
+	data, err := os.ReadFile(filepath.Join(src, logFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, logFile), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l := reopen(t, dir)
+	p, _ := l.Pending()
+	var tags []string
+	for _, j := range p {
+		tags = append(tags, fmt.Sprint(j.Seq, j.Tag))
+	}
+	if strings.Join(tags, ",") != "1t0,2t1,4t0,5t1,6t2" {
+		t.Errorf("pending %v, want the log's two then bbolt's three", tags)
+	}
+	if f, _ := l.FailedList(); len(f) != 1 || f[0].Tag != "t3" || f[0].Seq != 3 {
+		t.Errorf("failed list %+v", f)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "journal.db")); !os.IsNotExist(err) {
+		t.Errorf("journal.db still there: %v", err)
+	}
+}
