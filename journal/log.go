@@ -96,7 +96,7 @@ type logOp struct {
 	jobs []*Job
 	seq  uint64
 	seqs []uint64
-	fail Failed
+	fail *Failed
 	res  chan logResult
 }
 
@@ -278,7 +278,7 @@ func (l *Log) commit(ops []logOp, done []uint64, sync bool) {
 			}
 			ents = append(ents, entry{Jobs: o.jobs})
 		case opFail:
-			ents = append(ents, entry{Fail: []Failed{o.fail}})
+			ents = append(ents, entry{Fail: []Failed{*o.fail}})
 		case opReplay, opDrop:
 			l.smu.Lock()
 			sel := l.failed.list(o.seqs)
@@ -403,7 +403,7 @@ func (l *Log) Done(seq uint64) { _ = l.send(logOp{kind: opDone, seq: seq}) }
 
 // Fail moves f from pending to the failed list, durably.
 func (l *Log) Fail(f Failed) error {
-	if _, err := l.call(context.Background(), logOp{kind: opFail, fail: f}); err != nil {
+	if _, err := l.call(context.Background(), logOp{kind: opFail, fail: &f}); err != nil {
 		return fmt.Errorf("record failed event: %w", err)
 	}
 	return nil
