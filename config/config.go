@@ -57,6 +57,8 @@ type Config struct {
 	// OtherClusters (key clusters:) adds more clusters, each with its own API client; Clusters() lists
 	// them all, the default first. Default: none (the default cluster only).
 	OtherClusters []Cluster `json:"clusters"`
+	// NATS configures the durable event log: an embedded nats-server (default) or a JetStream cluster.
+	NATS NATS `json:"nats"`
 }
 
 // TLS configures HTTPS serving. Files are re-read when they change.
@@ -299,6 +301,7 @@ func (c *Config) setDefaults() {
 	defD(&le.RenewDeadline, 10*time.Second)
 	defD(&le.RetryPeriod, 2*time.Second)
 	c.OpenShift.setDefaults()
+	c.NATS.setDefaults()
 	for i := range c.OtherClusters {
 		c.OtherClusters[i].OpenShift.setDefaults()
 	}
@@ -325,6 +328,7 @@ func (c *Config) Redacted() ([]byte, error) {
 			cp.Registries[i].Password = "REDACTED"
 		}
 	}
+	cp.NATS.URL = redactURL(cp.NATS.URL)
 	emptyNotNull(reflect.ValueOf(&cp).Elem())
 	b, err := yaml.Marshal(cp)
 	if err != nil {

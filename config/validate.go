@@ -103,6 +103,7 @@ func (c *Config) Validate() error {
 	}
 	validateOpenShift("openshift", c.OpenShift, bad)
 	c.validateClusters(bad)
+	c.validateNATS(bad, readable)
 	if len(c.Registries) == 0 {
 		bad("registries", "at least one registry is required")
 	}
