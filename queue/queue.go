@@ -12,11 +12,15 @@
 //     lock and signal a condition variable (the list + sync.Cond shape of
 //     distribution's notifications eventQueue); no channel send happens while
 //     the lock is held.
-//   - Fair between groups: lanes belong to a group (the registry); ready lanes are
-//     handed out round-robin across groups, and while more than one group is
-//     known a group that already has a job in flight never takes the last free
-//     worker: a group with nothing in flight always finds one, so one slow
-//     registry never stalls the others.
+//   - Fair between groups: lanes belong to a group (a registry and cluster);
+//     ready lanes are handed out round-robin across groups. A group with nothing
+//     in flight may always take a free worker. A group that already holds one
+//     takes another only if that leaves a free worker for every other known
+//     group holding none (at most max(1, (Workers-1)/2) are kept so), and it never holds
+//     more than Workers minus the other groups with work (queued, backing off or
+//     running). So slow registries that arrive one after another cannot take
+//     every worker: with up to max(1, (Workers-1)/2) of them stalled, a push to any
+//     other registry still finds a free worker at once.
 //   - Backoff holds no worker: Retry parks the lane on a timer.
 package queue
 
@@ -31,7 +35,8 @@ type Options[T any] struct {
 	// Capacity bounds the jobs admitted by Reserve. Required.
 	Capacity int
 	// Workers is how many workers call Next; with it, a group that has a job in
-	// flight leaves the last free worker to the other groups. Default 0: no reserve.
+	// flight leaves free workers to the groups holding none and is bounded by
+	// the groups with work (see the package doc). Default 0: no bound.
 	Workers int
 	// Groups are known from the start (the configured registries). Default: none.
 	Groups []string
@@ -51,6 +56,8 @@ type Queue[T any] struct {
 	cond     *sync.Cond
 	count    int // reserved + waiting + backing off + in flight
 	inFlight int
+	busy     int // groups with a job in flight
+	working  int // groups with a lane (queued, backing off or in flight)
 	lanes    map[string]*lane[T]
 	groups   map[string]*group[T]
 	order    []string // groups in round-robin order
@@ -70,6 +77,7 @@ type lane[T any] struct {
 type group[T any] struct {
 	ready    []*lane[T]
 	inFlight int
+	lanes    int
 }
 
 // New returns an empty queue.
@@ -132,6 +140,11 @@ func (q *Queue[T]) pushLocked(jobs []T) {
 		}
 		l := &lane[T]{key: k, group: q.opts.Group(j), jobs: []T{j}}
 		q.lanes[k] = l
+		g := q.groupLocked(l.group)
+		if g.lanes == 0 {
+			q.working++
+		}
+		g.lanes++
 		q.readyLocked(l)
 	}
 }
@@ -191,16 +204,18 @@ func (q *Queue[T]) Next(ctx context.Context) (*Lease[T], bool) {
 
 // takeLocked pops a ready lane from the next eligible group, round-robin.
 func (q *Queue[T]) takeLocked() *lane[T] {
-	reserve := q.opts.Workers > 0 && len(q.order) > 1 && q.inFlight >= q.opts.Workers-1
 	for i := range q.order {
 		idx := (q.next + i) % len(q.order)
 		g := q.groups[q.order[idx]]
-		if len(g.ready) == 0 || (reserve && g.inFlight > 0) {
+		if len(g.ready) == 0 || !q.mayTakeLocked(g) {
 			continue
 		}
 		l := g.ready[0]
 		g.ready[0] = nil
 		g.ready = g.ready[1:]
+		if g.inFlight == 0 {
+			q.busy++
+		}
 		g.inFlight++
 		q.inFlight++
 		q.next = idx + 1
@@ -209,13 +224,37 @@ func (q *Queue[T]) takeLocked() *lane[T] {
 	return nil
 }
 
+// mayTakeLocked applies the fairness bound (see the package doc) to a group
+// that would take one more free worker.
+func (q *Queue[T]) mayTakeLocked(g *group[T]) bool {
+	w := q.opts.Workers
+	if w <= 0 || g.inFlight == 0 {
+		return true
+	}
+	free := w - q.inFlight
+	idle := min(len(q.order)-q.busy, max(1, (w-1)/2)) // other groups holding no worker
+	if free-1 < idle {
+		return false
+	}
+	return g.inFlight < w-(q.working-1) // g has work, so it is one of q.working
+}
+
+// freeLocked records that a leased job of g no longer holds a worker.
+func (q *Queue[T]) freeLocked(g *group[T]) {
+	g.inFlight--
+	if g.inFlight == 0 {
+		q.busy--
+	}
+	q.inFlight--
+}
+
 // Done finishes the leased job: the lane moves on to its next job.
 func (le *Lease[T]) Done() {
 	q, l := le.q, le.l
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.groups[l.group].inFlight--
-	q.inFlight--
+	g := q.groups[l.group]
+	q.freeLocked(g)
 	q.count--
 	q.progress = q.opts.Now()
 	var zero T
@@ -224,6 +263,9 @@ func (le *Lease[T]) Done() {
 	l.attempts = 0
 	if len(l.jobs) == 0 {
 		delete(q.lanes, l.key)
+		if g.lanes--; g.lanes == 0 {
+			q.working--
+		}
 	} else {
 		q.readyLocked(l)
 	}
@@ -235,8 +277,7 @@ func (le *Lease[T]) Retry(d time.Duration) {
 	q, l := le.q, le.l
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.groups[l.group].inFlight--
-	q.inFlight--
+	q.freeLocked(q.groups[l.group])
 	q.progress = q.opts.Now()
 	q.cond.Broadcast()
 	if q.closed {

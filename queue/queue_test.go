@@ -261,3 +261,64 @@ func TestNextEndsWithContextAndClose(t *testing.T) {
 		t.Fatal("Next returned a lease after Close")
 	}
 }
+
+// take hands out, without blocking, every lease the queue allows right now
+// to the free workers (Next does the same, one lease per worker).
+func take(q *Queue[job]) []*Lease[job] {
+	var out []*Lease[job]
+	for {
+		q.mu.Lock()
+		var l *lane[job]
+		if q.inFlight < q.opts.Workers {
+			l = q.takeLocked()
+		}
+		q.mu.Unlock()
+		if l == nil {
+			return out
+		}
+		l.attempts++
+		out = append(out, &Lease[job]{q: q, l: l, Job: l.jobs[0], Attempt: l.attempts})
+	}
+}
+
+// TestSlowGroupsLeaveAWorker: three registries whose jobs never finish arrive
+// one after another, each with more jobs than workers (default 8 workers);
+// a fourth registry's push still finds a worker at once, in any arrival order.
+func TestSlowGroupsLeaveAWorker(t *testing.T) {
+	for _, order := range [][]string{{"a", "b", "c"}, {"c", "a", "b"}} {
+		t.Run(fmt.Sprint(order), func(t *testing.T) {
+			q := newQ(1000, 8, "a", "b", "c", "good")
+			held := map[string]int{}
+			for _, g := range order {
+				for i := range 20 {
+					q.PushBacklog(job{group: g, key: fmt.Sprint(g, i)})
+				}
+				for _, l := range take(q) {
+					held[l.Job.group]++
+				}
+			}
+			q.PushBacklog(job{group: "good", key: "g"})
+			got := take(q)
+			if len(got) != 1 || got[0].Job.group != "good" {
+				t.Fatalf("the healthy registry's job got no worker while slow registries hold %v", held)
+			}
+			for g, n := range held {
+				if others := 2; n > 8-others {
+					t.Errorf("registry %s holds %d workers, more than workers − other registries with work (%d)", g, n, 8-others)
+				}
+			}
+		})
+	}
+}
+
+// TestLastWorkerTakenWhenEveryGroupHoldsOne: once every known group holds a
+// worker, the last free worker is not kept idle.
+func TestLastWorkerTakenWhenEveryGroupHoldsOne(t *testing.T) {
+	q := newQ(100, 3, "a", "b")
+	for i := range 5 {
+		q.PushBacklog(job{group: "a", key: fmt.Sprint("a", i)}, job{group: "b", key: fmt.Sprint("b", i)})
+	}
+	if got := take(q); len(got) != 3 {
+		t.Fatalf("%d of 3 workers busy with work waiting in both groups", len(got))
+	}
+}
