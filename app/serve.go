@@ -55,6 +55,9 @@ It refuses to start on any problem the config command reports.`,
 // Serve runs the bridge until ctx ends, then shuts down within cfg.ShutdownTimeout.
 // With ln nil it listens on cfg.ListenAddress.
 func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener) error {
+	for _, w := range cfg.Warnings() {
+		log.Warn("config warning", "key", w.Key, "problem", w.Problem)
+	}
 	in, err := build(cfg, log)
 	if err != nil {
 		return err

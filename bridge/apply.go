@@ -98,7 +98,7 @@ func (b *Bridge) build(src *source, cl *target, j *journal.Job, digest string, c
 		Namespace: j.Namespace, Stream: j.Stream, Tag: j.Tag, Repository: j.Repository,
 		ReferenceHost: src.cfg.ReferenceHost, Digest: digest, MediaType: content.MediaType,
 		Manifest: content.Manifest, Config: content.Config,
-		Managed: cl.cfg.ManagedImages, Now: b.now,
+		Now: b.now,
 	})
 	if err != nil {
 		return nil, err

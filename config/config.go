@@ -167,8 +167,9 @@ type OpenShift struct {
 	CreateImageStreams *bool `json:"createImageStreams"`
 	// CreateChildImages creates the Image of every child of a manifest list (needs cluster-wide create on images). Default false.
 	CreateChildImages bool `json:"createChildImages"`
-	// ManagedImages sets openshift.io/image.managed and manifestBlobStored, claiming the integrated registry owns the blobs. Default false.
-	// Then the server tags an Image that already exists with the stream's internal-registry reference, which cannot pull an external image.
+	// ManagedImages is deprecated and ignored (Warnings reports it): the bridge never sets openshift.io/image.managed,
+	// since on an image the integrated registry does not hold it makes the server point every later mapping of the
+	// digest at the integrated registry. Accepted so that existing configs stay valid. Default false.
 	ManagedImages bool `json:"managedImages"`
 	// QPS and Burst of the client-side rate limiter (one mapping is one request). Defaults 300 and 600.
 	QPS   float32 `json:"qps"`

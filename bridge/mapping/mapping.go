@@ -30,7 +30,10 @@ const (
 	MediaTypeOCIIndex       = "application/vnd.oci.image.index.v1+json"
 )
 
-// Annotations OpenShift reads on Images.
+// Annotations OpenShift reads on Images. Build never sets AnnotationManaged or
+// AnnotationManifestBlobStored: they claim that the integrated registry holds
+// the image, and on an image it does not hold they make the API server
+// re-reference every later mapping of the digest to the integrated registry.
 const (
 	AnnotationLayersOrder        = "image.openshift.io/dockerLayersOrder"
 	AnnotationManaged            = "openshift.io/image.managed"
@@ -77,8 +80,6 @@ type Input struct {
 	MediaType string
 	// Manifest and Config are the exact bytes; Config is empty for lists.
 	Manifest, Config []byte
-	// Managed sets the integrated-registry annotations.
-	Managed bool
 	// Now stamps list metadata, as the API server does. Default time.Now.
 	Now func() time.Time
 }
@@ -230,10 +231,6 @@ func Build(in Input) (m *imagev1.ImageStreamMapping, warn error, err error) {
 		meta, warn = imageMetadata(in.Manifest, in.Config, in.MediaType)
 	default:
 		return nil, nil, fmt.Errorf("%w: unsupported manifest media type %q", ErrInvalidImage, in.MediaType)
-	}
-	if in.Managed {
-		img.Annotations[AnnotationManaged] = "true"
-		img.Annotations[AnnotationManifestBlobStored] = "true"
 	}
 	meta.TypeMeta = metav1.TypeMeta{Kind: "DockerImage", APIVersion: "image.openshift.io/1.0"}
 	raw, err := json.Marshal(&meta)

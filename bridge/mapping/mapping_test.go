@@ -127,7 +127,7 @@ func TestBuildCommonFields(t *testing.T) {
 			}
 			for _, k := range []string{AnnotationManaged, AnnotationManifestBlobStored} {
 				if _, ok := img.Annotations[k]; ok {
-					t.Errorf("annotation %s set without managedImages", k)
+					t.Errorf("annotation %s set: the integrated registry does not hold the image", k)
 				}
 			}
 			checkGolden(t, tc.fixture, m)
@@ -257,18 +257,6 @@ func TestBuildLists(t *testing.T) {
 				t.Errorf("Created = %v, want the server-style now", raw["Created"])
 			}
 		})
-	}
-}
-
-func TestBuildManaged(t *testing.T) {
-	manifest := read(t, "schema2.manifest.json")
-	m, _, err := Build(Input{Namespace: "a", Stream: "b", Tag: "c", Repository: "a/b", ReferenceHost: "h", Digest: digestOf(manifest),
-		MediaType: MediaTypeDockerManifest, Manifest: manifest, Config: read(t, "schema2.config.json"), Managed: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Image.Annotations[AnnotationManaged] != "true" || m.Image.Annotations[AnnotationManifestBlobStored] != "true" {
-		t.Errorf("annotations = %v", m.Image.Annotations)
 	}
 }
 
