@@ -1,0 +1,68 @@
+package eventlog
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/imagestream-bridge/imagestream-bridge/journal"
+)
+
+// msgID is the JetStream message id of a job: the event id and the cluster
+// (one event fans out to one job per cluster), so that the same event
+// published by two replicas, or retried by its sender, is stored once.
+func msgID(j *journal.Job) string {
+	if j.ID == "" {
+		return ""
+	}
+	return j.ClusterName() + "/" + j.Action + "/" + j.ID
+}
+
+// Append stores jobs and sets their Seq (the stream sequence; a duplicate
+// gets the sequence of the copy already stored). When it returns nil every job
+// is stored (with the embedded server: fsynced; with a cluster: on a quorum of
+// replicas). Any failure wraps ErrUnavailable.
+func (l *Log) Append(ctx context.Context, jobs []*journal.Job) error {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+	defer cancel()
+	futures := make([]jetstream.PubAckFuture, len(jobs))
+	for i, j := range jobs {
+		b, err := json.Marshal(j)
+		if err != nil {
+			return fmt.Errorf("encode job: %w", err)
+		}
+		m := &nats.Msg{Subject: l.eventSubject(), Data: b}
+		var o []jetstream.PublishOpt
+		if id := msgID(j); id != "" {
+			o = append(o, jetstream.WithMsgID(id))
+		}
+		if futures[i], err = l.js.PublishMsgAsync(m, o...); err != nil {
+			return fmt.Errorf("append event: %w: %w", ErrUnavailable, err)
+		}
+	}
+	for i, f := range futures {
+		select {
+		case ack := <-f.Ok():
+			jobs[i].Seq = ack.Sequence
+		case err := <-f.Err():
+			return fmt.Errorf("append event: %w: %w", ErrUnavailable, err)
+		case <-ctx.Done():
+			return fmt.Errorf("append event: %w: %w", ErrUnavailable, ctx.Err())
+		}
+	}
+	return nil
+}
+
+// Pending is how many events are stored and not yet acked.
+func (l *Log) Pending(ctx context.Context) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+	defer cancel()
+	info, err := l.events.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("read stream %s: %w: %w", l.opts.Stream, ErrUnavailable, err)
+	}
+	return info.State.Msgs, nil
+}
