@@ -60,6 +60,7 @@ type options struct {
 	quick         bool
 	showEnvelope  bool
 	childMemLimit string
+	logRate       float64
 }
 
 func main() {
@@ -71,7 +72,8 @@ func main() {
 
 func run() error {
 	var o options
-	var conc, workloads, journals, childCfg, childProf string
+	var conc, workloads, journals, childCfg, childProf, childLog, childLogDir, childLogURL string
+	var childLogPaced int
 	flag.IntVar(&o.images, "images", 0, "images M pre-pushed to the registry (default: max(events, burst) capped at 20000; -quick: 600)")
 	flag.IntVar(&o.events, "events", 0, "events K per cold and warm run (default 2000; -quick 300)")
 	flag.IntVar(&o.burst, "burst", 0, "events of the burst (default 20000; -quick 2000)")
@@ -82,7 +84,7 @@ func run() error {
 	flag.IntVar(&o.warm, "warm-digests", 32, "distinct digests of the warm workload")
 	flag.IntVar(&o.qps, "qps", 100000, "openshift.qps and openshift.burst of the bridge in every run but 'defaults' (the default client-side limiter caps mappings/s)")
 	flag.BoolVar(&o.keepalive, "keepalive", false, "reuse webhook connections (distribution's sink opens a new connection per event)")
-	flag.StringVar(&workloads, "workloads", "cold,warm,defaults,twocluster,paced,burst", "workloads to run (twocluster: cold, journal on, every event mapped into two emulated clusters)")
+	flag.StringVar(&workloads, "workloads", "cold,warm,defaults,twocluster,paced,burst,log", "workloads to run (twocluster: cold, journal on, every event mapped into two emulated clusters; log: the stores alone, journal vs the JetStream event log embedded and on a 3-node cluster)")
 	flag.StringVar(&journals, "journal", "off,on", "journal settings to run: off (memory), on (durable journal in dataDir)")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every run into this directory")
 	flag.StringVar(&o.dataRoot, "datadir", "", "where durable journals are created (default: the system temp dir)")
@@ -91,9 +93,17 @@ func run() error {
 	flag.BoolVar(&o.showEnvelope, "show-envelope", false, "print one envelope as the bench sends it, and exit")
 	flag.StringVar(&childCfg, "child-bridge", "", "internal: run only the bridge with this config file")
 	flag.StringVar(&childProf, "child-cpuprofile", "", "internal: CPU profile of the child bridge")
+	flag.Float64Var(&o.logRate, "log-rate", 400, "appends per second of the log workload's paced run")
+	flag.StringVar(&childLog, "child-log", "", "internal: run only the log workload's child for this store")
+	flag.StringVar(&childLogDir, "child-log-dir", "", "internal: its data directory")
+	flag.StringVar(&childLogURL, "child-log-url", "", "internal: its NATS URL (cluster)")
+	flag.IntVar(&childLogPaced, "child-log-paced", 0, "internal: its paced appends")
 	flag.Parse()
 	if childCfg != "" {
 		return runChild(childCfg, childProf)
+	}
+	if childLog != "" {
+		return runLogChild(childLog, childLogDir, childLogURL, childLogPaced, o.logRate, o.burst)
 	}
 
 	def := func(v *int, full, quick int) {
@@ -161,6 +171,7 @@ type bench struct {
 	cold   []result  // bridge and floor runs of the cold and warm workloads
 	paced  []result
 	bursts []burstResult
+	logs   []logResult
 }
 
 type burstResult struct {
@@ -254,6 +265,9 @@ func (b *bench) run(ctx context.Context) error {
 		for _, j := range o.journals {
 			b.bursts = append(b.bursts, b.burstRun(ctx, j, maxC))
 		}
+	}
+	if o.workloads["log"] {
+		b.logs = b.logRuns(ctx)
 	}
 	parent := readProcStats(false, true)
 	b.fsync = [2]string{fsyncStart, fsyncProbe(b.opts.dataRoot)}

@@ -137,6 +137,7 @@ func (b *bench) report(machineLine string, total time.Duration, parent procStats
 		fmt.Fprintln(w)
 	}
 
+	b.reportLog(w)
 	b.targets(w, floorOf)
 	fmt.Fprintf(w, "\nBench process (registry, emulator, senders, in-process bridges of every run): VmHWM %s MiB over the whole run.\n", mib(parent.VmHWM))
 }
