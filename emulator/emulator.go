@@ -6,8 +6,10 @@
 // and layer order, existing Images kept and managed ones re-referenced to the
 // stream's status.dockerImageRepository, tag history prepended and collapsed
 // as AddTagEventToImageStream does, tracking tags, allowedRegistriesForImport
-// at the stream update), serves image stream lists, ImageStreamTags (get,
-// list, and delete as the server's REST does it), Images and
+// at the stream update as the server's whitelister matches it, the image
+// LimitRange admission), serves image stream lists, ImageStreamTags (get, which
+// re-runs the metadata pass and fails with it, list, and delete as the
+// server's REST does it), Images and
 // coordination.k8s.io Leases, and can inject faults. Each New emulator is one
 // cluster and shares no state with another: run one per cluster.
 package emulator
@@ -34,8 +36,9 @@ const DefaultInternalRegistry = "image-registry.openshift-image-registry.svc:500
 // Emulator holds the state of the emulated API server.
 type Emulator struct {
 	mu         sync.Mutex
-	namespaces map[string]bool // nil: every namespace exists
-	allowed    []string        // allowedRegistriesForImport hosts; empty: any
+	namespaces map[string]bool  // nil: every namespace exists
+	allowed    []hostPort       // allowedRegistriesForImport entries; empty: any
+	imageLimit map[string]int64 // namespace: max storage of an openshift.io/Image LimitRange
 	quota      map[string]string
 	streams    map[string]*imagev1.ImageStream
 	images     map[string]*imagev1.Image
@@ -67,7 +70,9 @@ func New() *Emulator {
 		images:  map[string]*imagev1.Image{},
 		leases:  map[string]*coordinationv1.Lease{},
 		quota:   map[string]string{},
-		now:     time.Now,
+
+		imageLimit: map[string]int64{},
+		now:        time.Now,
 
 		internalRegistry: DefaultInternalRegistry,
 	}
@@ -98,13 +103,6 @@ func (e *Emulator) SetNamespaces(ns ...string) {
 	for _, n := range ns {
 		e.namespaces[n] = true
 	}
-}
-
-// SetAllowedRegistries sets allowedRegistriesForImport (hosts); empty allows any.
-func (e *Emulator) SetAllowedRegistries(hosts ...string) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.allowed = hosts
 }
 
 // SetInternalRegistry sets the integrated registry's host[:port] ("" : none, then

@@ -3,7 +3,6 @@ package emulator
 import (
 	"fmt"
 	"net/http"
-	"path"
 	"regexp"
 	"strings"
 
@@ -80,6 +79,8 @@ func validateImage(img *imagev1.Image, ip *field.Path) field.ErrorList {
 		errs = append(errs, field.Required(ip.Child("dockerImageReference"), ""))
 	} else if _, err := name.ParseReference(img.DockerImageReference, name.WeakValidation); err != nil {
 		errs = append(errs, field.Invalid(ip.Child("dockerImageReference"), img.DockerImageReference, err.Error()))
+	} else if err := refNameTooLong(img.DockerImageReference); err != nil {
+		errs = append(errs, field.Invalid(ip.Child("dockerImageReference"), img.DockerImageReference, err.Error()))
 	}
 	if len(img.DockerImageManifests) > 0 {
 		errs = append(errs, validateImageManifests(img.DockerImageManifests, ip.Child("dockerImageManifests"))...)
@@ -126,6 +127,10 @@ func (e *Emulator) createMapping(w http.ResponseWriter, r *http.Request) {
 	}
 	if msg, ok := e.quota[ns]; ok {
 		writeError(w, apierrors.NewForbidden(schema.GroupResource{Group: group, Resource: "imagestreammappings"}, m.Name, fmt.Errorf("%s", msg)))
+		return
+	}
+	if err := e.admitImageLimit(ns, &m.Image); err != nil {
+		writeError(w, apierrors.NewForbidden(schema.GroupResource{Group: group, Resource: "imagestreammappings"}, m.Name, err))
 		return
 	}
 	stream, ok := e.streams[ns+"/"+m.Name]
@@ -238,7 +243,7 @@ func (e *Emulator) validateStatusRefs(old, updated *imagev1.ImageStream) field.E
 	var errs field.ErrorList
 	for _, t := range updated.Status.Tags {
 		for i, it := range t.Items {
-			if known[it.DockerImageReference] || e.registryAllowed(it.DockerImageReference) {
+			if known[it.DockerImageReference] || e.registryAllowed(it.DockerImageReference, insecureTag(updated, t.Tag)) {
 				continue
 			}
 			errs = append(errs, field.Forbidden(field.NewPath("status", "tags").Key(t.Tag).Child("items").Index(i).Child("dockerImageReference"),
@@ -288,20 +293,14 @@ func (e *Emulator) addTagEvent(s *imagev1.ImageStream, tag string, next imagev1.
 	return true
 }
 
-func (e *Emulator) registryAllowed(ref string) bool {
-	if len(e.allowed) == 0 {
+// insecureTag reports whether references of tag may use any transport: the
+// stream is marked insecure, or the tag's spec import policy is.
+func insecureTag(s *imagev1.ImageStream, tag string) bool {
+	if s.Annotations[insecureRepositoryAnnotation] == "true" {
 		return true
 	}
-	r, err := name.ParseReference(ref, name.WeakValidation)
-	if err != nil {
-		return false
-	}
-	host := r.Context().RegistryStr()
-	if e.internalRegistry != "" && host == e.internalRegistry {
-		return true
-	}
-	for _, a := range e.allowed {
-		if ok, _ := path.Match(a, host); ok {
+	for _, t := range s.Spec.Tags {
+		if t.Name == tag && t.ImportPolicy.Insecure {
 			return true
 		}
 	}

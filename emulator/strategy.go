@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"time"
@@ -100,7 +101,7 @@ type listChild struct {
 // (ignoring errors), re-read a list's children from the manifest, clear
 // manifest and config when the blob is stored, drop signatures.
 func prepareImage(img *imagev1.Image, now time.Time) {
-	imageWithMetadata(img, now)
+	_ = imageWithMetadata(img, now) // PrepareForCreate logs and ignores the error
 	// The server stores its internal metadata and serves it encoded as a
 	// DockerImage 1.0, so even "nothing" comes back as an empty DockerImage.
 	setMetadata(img, clientMetadata(img))
@@ -115,29 +116,33 @@ func prepareImage(img *imagev1.Image, now time.Time) {
 	img.Signatures = nil
 }
 
-// imageWithMetadata is InternalImageWithMetadata: errors leave the metadata as
-// the client sent it, which is how the server "ignores" them.
-func imageWithMetadata(img *imagev1.Image, now time.Time) {
+// imageWithMetadata is InternalImageWithMetadata, with its errors: the image
+// strategy ignores them (the metadata stays as the client sent it), while
+// ImageStreamTag GET and the Image LimitRange admission fail with them.
+func imageWithMetadata(img *imagev1.Image, now time.Time) error {
 	if img.DockerImageManifest == "" {
-		return
+		return nil
 	}
 	reorderLayers(img)
 	meta := clientMetadata(img)
 	if len(img.DockerImageLayers) > 0 && meta.Size > 0 && img.DockerImageManifestMediaType != "" {
-		return // "already filled"
+		return nil // "already filled"
 	}
 	var m serverManifest
-	if json.Unmarshal([]byte(img.DockerImageManifest), &m) != nil {
-		return
+	if err := json.Unmarshal([]byte(img.DockerImageManifest), &m); err != nil {
+		return err
 	}
 	if listTypes[m.MediaType] {
 		meta.ID = img.Name
 		meta.Created = metav1.NewTime(now)
 		setMetadata(img, meta)
-		return
+		return nil
 	}
 	if m.SchemaVersion != 2 {
-		return // schema 1 is not modelled: the bridge never sends it
+		if m.SchemaVersion == 1 {
+			return nil // schema 1 is not modelled: the bridge never sends it
+		}
+		return fmt.Errorf("unrecognized container image manifest schema %d for %q (%s)", m.SchemaVersion, img.Name, img.DockerImageReference)
 	}
 	if len(img.DockerImageLayers) == 0 {
 		img.DockerImageLayers = make([]imagev1.ImageLayer, len(m.Layers))
@@ -156,11 +161,11 @@ func imageWithMetadata(img *imagev1.Image, now time.Time) {
 		img.DockerImageManifestMediaType = "application/vnd.docker.distribution.manifest.v2+json"
 	}
 	if img.DockerImageConfig == "" {
-		return
+		return fmt.Errorf("dockerImageConfig must not be empty for manifest type %q", img.DockerImageManifestMediaType)
 	}
 	var c serverConfig
-	if json.Unmarshal([]byte(img.DockerImageConfig), &c) != nil {
-		return
+	if err := json.Unmarshal([]byte(img.DockerImageConfig), &c); err != nil {
+		return fmt.Errorf("failed to parse dockerImageConfig: %v", err)
 	}
 	meta = docker10.DockerImage{
 		ID: m.Config.Digest, Parent: c.Parent, Comment: c.Comment, Created: metav1.NewTime(c.Created),
@@ -176,6 +181,7 @@ func imageWithMetadata(img *imagev1.Image, now time.Time) {
 		}
 	}
 	setMetadata(img, meta)
+	return nil
 }
 
 // reorderLayers puts layers in ascending order as the server does when the
@@ -221,12 +227,16 @@ func setMetadata(img *imagev1.Image, meta docker10.DockerImage) {
 // decoder does for the media type; ok is false when it would refuse the bytes.
 func decodeListChildren(mediaType, manifest string) ([]imagev1.ImageManifest, bool) {
 	var l struct {
-		MediaType string          `json:"mediaType"`
-		Manifests []listChild     `json:"manifests"`
-		Config    json.RawMessage `json:"config"`
-		Layers    json.RawMessage `json:"layers"`
+		MediaType string      `json:"mediaType"`
+		Manifests []listChild `json:"manifests"`
+		// Only the OCI index decoder refuses manifest keys; null is no key.
+		Config any `json:"config"`
+		Layers any `json:"layers"`
 	}
-	if json.Unmarshal([]byte(manifest), &l) != nil || l.Config != nil || l.Layers != nil {
+	if json.Unmarshal([]byte(manifest), &l) != nil {
+		return nil, false
+	}
+	if mediaType == "application/vnd.oci.image.index.v1+json" && (l.Config != nil || l.Layers != nil) {
 		return nil, false
 	}
 	if mediaType == "application/vnd.docker.distribution.manifest.list.v2+json" && l.MediaType != mediaType ||

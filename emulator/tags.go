@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -61,7 +62,12 @@ func (e *Emulator) getStreamTag(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apierrors.NewNotFound(schema.GroupResource{Group: group, Resource: "images"}, ev.Image))
 		return
 	}
-	writeJSON(w, http.StatusOK, newStreamTag(s, tag, ev, img))
+	ist, err := newStreamTag(s, tag, ev, img, e.now())
+	if err != nil {
+		writeError(w, apierrors.NewInternalError(err))
+		return
+	}
+	writeJSON(w, http.StatusOK, ist)
 }
 
 func (e *Emulator) listStreamTags(w http.ResponseWriter, r *http.Request) {
@@ -74,7 +80,7 @@ func (e *Emulator) listStreamTags(w http.ResponseWriter, r *http.Request) {
 		}
 		for _, t := range s.Status.Tags {
 			if ev := latestEvent(&s, t.Tag); ev != nil {
-				ist := newStreamTag(&s, t.Tag, ev, nil)
+				ist, _ := newStreamTag(&s, t.Tag, ev, nil, time.Time{}) // no Image: no metadata pass, no error
 				ist.TypeMeta = metav1.TypeMeta{}
 				list.Items = append(list.Items, *ist)
 			}
@@ -97,7 +103,9 @@ func latestEvent(s *imagev1.ImageStream, tag string) *imagev1.TagEvent {
 }
 
 // newStreamTag builds the ImageStreamTag of tag; img nil gives the list form.
-func newStreamTag(s *imagev1.ImageStream, tag string, ev *imagev1.TagEvent, img *imagev1.Image) *imagev1.ImageStreamTag {
+// Like the server's newISTag it re-runs InternalImageWithMetadata on the
+// Image and fails with its error.
+func newStreamTag(s *imagev1.ImageStream, tag string, ev *imagev1.TagEvent, img *imagev1.Image, now time.Time) (*imagev1.ImageStreamTag, error) {
 	ist := &imagev1.ImageStreamTag{
 		TypeMeta: metav1.TypeMeta{Kind: "ImageStreamTag", APIVersion: "image.openshift.io/v1"},
 		ObjectMeta: metav1.ObjectMeta{
@@ -131,6 +139,9 @@ func newStreamTag(s *imagev1.ImageStream, tag string, ev *imagev1.TagEvent, img 
 		}
 	}
 	if img != nil {
+		if err := imageWithMetadata(img, now); err != nil {
+			return nil, err
+		}
 		img.DockerImageManifest, img.DockerImageConfig = "", ""
 		img.TypeMeta = metav1.TypeMeta{}
 		ist.Image = *img
@@ -142,5 +153,5 @@ func newStreamTag(s *imagev1.ImageStream, tag string, ev *imagev1.TagEvent, img 
 	if spec != nil && spec.ReferencePolicy.Type == imagev1.LocalTagReferencePolicy && s.Status.DockerImageRepository != "" {
 		ist.Image.DockerImageReference = s.Status.DockerImageRepository + "@" + ev.Image
 	}
-	return ist
+	return ist, nil
 }
