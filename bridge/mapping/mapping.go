@@ -6,7 +6,8 @@
 // order and are marked ascending, Size counts the config and each distinct
 // layer once, and lists carry one dockerImageManifests entry per child.
 // A config the server cannot decode does not fail the push there: the Image
-// is stored with empty metadata, and Build does the same (see Build's warn).
+// is stored with empty metadata and, as the integrated registry has it
+// stored, without manifest and config; Build does the same (see Build's warn).
 package mapping
 
 import (
@@ -169,11 +170,13 @@ type imageConfig struct {
 //
 // err is non-nil when OpenShift would refuse the content (ErrInvalidImage) or
 // the list is too large (ErrTooManyChildren). warn is non-nil when the server
-// would accept the Image but could not decode its manifest or config into
-// metadata (a "created" that is not a time, a mistyped "os.features", ...):
-// its PrepareForCreate ignores that error and stores the Image with empty
-// dockerImageMetadata, and m is then exactly that Image, with layers, manifest,
-// config and media type still set. warn names the field.
+// would accept the Image but could not compute its metadata (a config
+// "created" that is not a time, a mistyped "os.features", an OCI index
+// without a top-level mediaType, ...): its PrepareForCreate ignores that
+// error, but the same pass fails every later GET of the ImageStreamTag. m is
+// then the Image as OpenShift's own registry has it stored: layers (or a
+// list's children), media type and empty dockerImageMetadata, without the
+// manifest and config. warn names the field.
 func Build(in Input) (m *imagev1.ImageStreamMapping, warn error, err error) {
 	var man manifest
 	if err := json.Unmarshal(in.Manifest, &man); err != nil {
@@ -216,6 +219,13 @@ func Build(in Input) (m *imagev1.ImageStreamMapping, warn error, err error) {
 		// openshift/image-registry's manifest list handler answers Layers with
 		// an empty order, and manifestService.Put writes it as is.
 		img.Annotations = map[string]string{AnnotationLayersOrder: ""}
+		if man.MediaType != MediaTypeDockerList && man.MediaType != MediaTypeOCIIndex {
+			// The server picks its list path by the manifest's own mediaType:
+			// an OCI index without one takes the image path, which finds no
+			// config, computes no metadata and fails.
+			warn = errors.New("manifest: an index without a top-level mediaType is not read as a list by the API server, which computes no metadata for it")
+			break
+		}
 		now := time.Now
 		if in.Now != nil {
 			now = in.Now
@@ -231,6 +241,14 @@ func Build(in Input) (m *imagev1.ImageStreamMapping, warn error, err error) {
 		meta, warn = imageMetadata(in.Manifest, in.Config, in.MediaType)
 	default:
 		return nil, nil, fmt.Errorf("%w: unsupported manifest media type %q", ErrInvalidImage, in.MediaType)
+	}
+	if warn != nil {
+		// The server's metadata pass fails on this manifest and config, and it
+		// runs again on every GET of the ImageStreamTag (and in the Image
+		// LimitRange admission): kept, they would make the tag unreadable.
+		// OpenShift's own registry has the server drop both (manifestBlobStored),
+		// and so the Image is sent without them.
+		img.DockerImageManifest, img.DockerImageConfig = "", ""
 	}
 	meta.TypeMeta = metav1.TypeMeta{Kind: "DockerImage", APIVersion: "image.openshift.io/1.0"}
 	raw, err := json.Marshal(&meta)

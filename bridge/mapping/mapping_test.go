@@ -260,6 +260,35 @@ func TestBuildLists(t *testing.T) {
 	}
 }
 
+// helpers.go InternalImageWithMetadata takes its list path by the manifest's
+// own mediaType: an OCI index without one takes the image path, finds no
+// config and computes nothing, and fails again on every ImageStreamTag GET.
+// The bridge sends the children, empty metadata and no manifest.
+func TestBuildIndexWithoutMediaType(t *testing.T) {
+	manifest := []byte(`{"schemaVersion":2,"manifests":[{"mediaType":"` + MediaTypeOCIManifest + `","size":7,"digest":"sha256:` +
+		strings.Repeat("18", 32) + `","platform":{"architecture":"amd64","os":"linux"}}]}`)
+	m, warn, err := Build(Input{Namespace: "a", Stream: "b", Tag: "c", Repository: "a/b", ReferenceHost: "h",
+		Digest: digestOf(manifest), MediaType: MediaTypeOCIIndex, Manifest: manifest, Now: func() time.Time { return fixedNow }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if warn == nil || !strings.Contains(warn.Error(), "without a top-level mediaType") {
+		t.Errorf("warn = %v", warn)
+	}
+	img := m.Image
+	want := []imagev1.ImageManifest{{Digest: "sha256:" + strings.Repeat("18", 32), MediaType: MediaTypeOCIManifest, ManifestSize: 7, Architecture: "amd64", OS: "linux"}}
+	if diff := cmp.Diff(want, img.DockerImageManifests); diff != "" {
+		t.Errorf("dockerImageManifests:\n%s", diff)
+	}
+	if img.DockerImageManifest != "" || img.DockerImageManifestMediaType != MediaTypeOCIIndex {
+		t.Errorf("manifest %q, media type %q", img.DockerImageManifest, img.DockerImageManifestMediaType)
+	}
+	meta, _ := metadata(t, m)
+	if meta.ID != "" || !meta.Created.IsZero() || meta.Size != 0 {
+		t.Errorf("metadata = %+v, want empty", meta)
+	}
+}
+
 func TestBuildRejects(t *testing.T) {
 	schema2 := read(t, "schema2.manifest.json")
 	for _, tc := range []struct {
