@@ -77,16 +77,28 @@ func (b *Bridge) apply(ctx context.Context, j *journal.Job, later bool) error {
 }
 
 // deleteTag deletes the image stream tag of a tag deleted in the registry,
-// but only while the registry still has no such tag: a late delete never
-// removes a tag that was pushed again (it ends as stale). The API's 404 (no
-// such stream or tag) is success.
+// but only on the registry's own verdict that the tag is gone, given twice,
+// confirmDelay apart: a late delete never removes a tag that was pushed again
+// (it ends as stale), and a bare 404 from a proxy is no verdict (retried as
+// no_verdict, never deleting). The API's 404 (no such stream or tag) is success.
 func (b *Bridge) deleteTag(ctx context.Context, src *source, cl *target, j *journal.Job) error {
-	_, err := src.fetch.Resolve(ctx, j.Repository, j.Tag)
-	switch {
-	case err == nil:
-		return errSkipStale
-	case registry.StatusCode(err) != http.StatusNotFound:
-		return inStage(StageFetch, err)
+	for i := range 2 {
+		if i > 0 {
+			t := time.NewTimer(b.confirmDelay)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		gone, err := src.fetch.TagGone(ctx, j.Repository, j.Tag)
+		if err != nil {
+			return inStage(StageFetch, err)
+		}
+		if !gone {
+			return errSkipStale
+		}
 	}
 	return inStage(StageAPI, cl.api.DeleteStreamTag(ctx, j.Namespace, j.Stream, j.Tag))
 }

@@ -36,6 +36,8 @@ type Bridge struct {
 	now        func() time.Time
 	// stallLimit is how long workers may finish nothing while events wait before Stalled says so.
 	stallLimit time.Duration
+	// confirmDelay separates the two verdicts a tag deletion asks the registry for.
+	confirmDelay time.Duration
 }
 
 // source is one configured registry.
@@ -64,12 +66,22 @@ type Deps struct {
 	Store    journal.Store
 	Observer Observer
 	Log      *slog.Logger
+	// DeleteConfirmDelay is how long a tag deletion waits before asking the
+	// registry a second time whether the tag is gone. Default 1.5s.
+	DeleteConfirmDelay time.Duration
 }
+
+// defaultDeleteConfirmDelay is Deps.DeleteConfirmDelay's default.
+const defaultDeleteConfirmDelay = 1500 * time.Millisecond
 
 // New wires a Bridge. The store's pending jobs are scheduled when Start runs.
 func New(cfg *config.Config, d Deps) (*Bridge, error) {
 	b := &Bridge{cfg: cfg, log: d.Log, obs: d.Observer, store: d.Store, clusters: map[string]*target{},
-		registries: map[string]*source{}, now: time.Now, stallLimit: stallLimit(cfg)}
+		registries: map[string]*source{}, now: time.Now, stallLimit: stallLimit(cfg),
+		confirmDelay: d.DeleteConfirmDelay}
+	if b.confirmDelay <= 0 {
+		b.confirmDelay = defaultDeleteConfirmDelay
+	}
 	all := cfg.Clusters()
 	for _, cl := range all {
 		api, ok := d.API, true

@@ -57,6 +57,7 @@ func (c *counts) QueueCapacity(int)                          {}
 func (c *counts) ResyncRun(time.Duration, error)             {}
 func (c *counts) ResyncDrift(r, kind string)                 { c.add("drift %s %s", r, kind) }
 func (c *counts) ResyncFixed(r string)                       { c.add("fixed %s", r) }
+func (c *counts) ResyncDeletesRefused(r string)              { c.add("refused %s", r) }
 
 // newTestBridge builds a Bridge from YAML over a memory journal, with real
 // registry clients for the configured URLs and no API server behind api.

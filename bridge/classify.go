@@ -102,6 +102,8 @@ func classify(err error) Outcome {
 	switch {
 	case errors.As(err, &skip):
 		return Outcome{Result: Skipped, Skip: skip.reason, Err: err} // done: nothing to apply
+	case errors.Is(err, registry.ErrNoVerdict):
+		return retry(RetryNoVerdict)
 	case errors.Is(err, context.DeadlineExceeded):
 		return retry(RetryTimeout)
 	case errors.Is(err, context.Canceled):

@@ -28,6 +28,9 @@ type Fetcher interface {
 	Fetch(ctx context.Context, repository, digest string, isImage func(mediaType string) bool) (*registry.Content, error)
 	// Resolve returns the digest a tag points at now.
 	Resolve(ctx context.Context, repository, tag string) (string, error)
+	// TagGone reports whether the registry itself says the tag does not exist
+	// (registry.TagGone): the only answer a tag deletion acts on.
+	TagGone(ctx context.Context, repository, tag string) (bool, error)
 	Repositories(ctx context.Context) ([]string, error)
 	Tags(ctx context.Context, repository string) ([]string, error)
 }
@@ -54,4 +57,6 @@ type Observer interface {
 	ResyncRun(d time.Duration, err error)
 	ResyncDrift(registry, kind string)
 	ResyncFixed(registry string)
+	// ResyncDeletesRefused counts a stream whose removals one pass refused (deleteTagsMaxShare).
+	ResyncDeletesRefused(registry string)
 }

@@ -68,10 +68,13 @@ const (
 	RetryTimeout     RetryReason = "timeout"
 	// RetryStreamCreated: the mapping is posted again after creating its missing stream.
 	RetryStreamCreated RetryReason = "stream_created"
+	// RetryNoVerdict: a tag deletion found the tag missing without the
+	// registry's own verdict (a bare 404): it deletes nothing and asks again.
+	RetryNoVerdict RetryReason = "no_verdict"
 )
 
 var retryReasons = []RetryReason{
-	RetryServerError, RetryConflict, RetryThrottled, RetryNetwork, RetryTimeout, RetryStreamCreated,
+	RetryServerError, RetryConflict, RetryThrottled, RetryNetwork, RetryTimeout, RetryStreamCreated, RetryNoVerdict,
 }
 
 // Stage is a step of applying an event.

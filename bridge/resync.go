@@ -114,8 +114,19 @@ func (b *Bridge) Plan(ctx context.Context) ([]Drift, error) {
 					out = append(out, d)
 				}
 				if src.cfg.DeleteTags {
-					for _, tag := range removedTags(nsStreams[route.Stream], src.cfg.ReferenceHost+"/"+repo+"@", digests) {
-						d.Tag, d.Digest, d.Current, d.Kind = tag, "", latestImage(nsStreams[route.Stream], tag), DriftRemoved
+					s := nsStreams[route.Stream]
+					removed := removedTags(s, src.cfg.ReferenceHost+"/"+repo+"@", digests)
+					if len(removed) > 0 && float64(len(removed)) > src.cfg.DeleteTagsMaxShare*float64(len(s.Status.Tags)) {
+						// One bad listing must not empty a stream: a pass that would remove
+						// most of it removes none, and says so.
+						b.obs.ResyncDeletesRefused(name)
+						b.log.Warn("resync refuses to remove most of an image stream's tags", "registry", name,
+							"cluster", cl, "repository", repo, "namespace", route.Namespace, "stream", route.Stream,
+							"would_remove", len(removed), "tags", len(s.Status.Tags), "deleteTagsMaxShare", src.cfg.DeleteTagsMaxShare)
+						removed = nil
+					}
+					for _, tag := range removed {
+						d.Tag, d.Digest, d.Current, d.Kind = tag, "", latestImage(s, tag), DriftRemoved
 						out = append(out, d)
 					}
 				}

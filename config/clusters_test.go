@@ -61,6 +61,9 @@ func TestClusters(t *testing.T) {
 	if c.Registries[0].DeleteTags || !c.Registries[1].DeleteTags {
 		t.Error("deleteTags: default false, set true")
 	}
+	if c.Registries[0].DeleteTagsMaxShare != 0.5 {
+		t.Errorf("deleteTagsMaxShare default %v, want 0.5", c.Registries[0].DeleteTagsMaxShare)
+	}
 }
 
 // TestOneCluster: without clusters: the default cluster is the only one.
@@ -102,6 +105,8 @@ func TestClusterValidation(t *testing.T) {
 		{"target twice", "registries: [{name: main, url: 'http://r', webhookToken: t, clusters: [default, default]}]\n", `registries[0].clusters[1]: cluster "default" listed twice`},
 		{"target not a list", "registries: [{name: main, url: 'http://r', webhookToken: t, clusters: default}]\n", `registries[0].clusters: must be a list, got "default"`},
 		{"deleteTags word", "registries: [{name: main, url: 'http://r', webhookToken: t, deleteTags: yes}]\n", `registries[0].deleteTags: must be true or false, got "yes"`},
+		{"deleteTagsMaxShare above 1", "registries: [{name: main, url: 'http://r', webhookToken: t, deleteTagsMaxShare: 1.5}]\n", `registries[0].deleteTagsMaxShare: must be above 0 and at most 1, got 1.5`},
+		{"deleteTagsMaxShare negative", "registries: [{name: main, url: 'http://r', webhookToken: t, deleteTagsMaxShare: -0.1}]\n", `registries[0].deleteTagsMaxShare: must be above 0 and at most 1, got -0.1`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml))

@@ -139,6 +139,10 @@ type Registry struct {
 	// DeleteTags makes a tag delete event (and resync) delete the ImageStreamTag in each target cluster
 	// once the registry no longer has the tag. Default false: delete events are skipped.
 	DeleteTags bool `json:"deleteTags"`
+	// DeleteTagsMaxShare is the largest share of one image stream's tags that one resync pass may
+	// remove (with deleteTags): a pass that would remove more removes none of that stream's tags,
+	// logs why and counts it. 1 allows any share. Default 0.5.
+	DeleteTagsMaxShare float64 `json:"deleteTagsMaxShare"`
 }
 
 // Values of Registry.Artifacts.
@@ -314,6 +318,9 @@ func (c *Config) setDefaults() {
 			r.ReferenceHost = u.Host
 		}
 		defD(&r.FetchTimeout, 10*time.Second)
+		if r.DeleteTagsMaxShare == 0 {
+			r.DeleteTagsMaxShare = 0.5
+		}
 	}
 }
 

@@ -162,6 +162,9 @@ func (c *Config) Validate() error {
 		if r.FetchTimeout.Duration < 0 || r.FetchTimeout.Duration > 10*time.Minute {
 			bad(key+".fetchTimeout", "must be between 1ms and 10m, got %s", r.FetchTimeout)
 		}
+		if r.DeleteTagsMaxShare <= 0 || r.DeleteTagsMaxShare > 1 {
+			bad(key+".deleteTagsMaxShare", "must be above 0 and at most 1, got %g", r.DeleteTagsMaxShare)
+		}
 		for _, h := range r.TokenHosts {
 			if u, err := url.Parse("//" + h); err != nil || u.Host != h || h == "" {
 				bad(key+".tokenHosts", "must be host[:port], got %q", h)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,8 @@ type env struct {
 	stack  *loopback.Stack
 	// clusters are the emulators of envOpts.clusters, by name.
 	clusters map[string]*sandbox.API
+	// proxy, when set, stands between the bridge and the registry (envOpts.proxy).
+	proxy *faultProxy
 }
 
 type envOpts struct {
@@ -59,6 +62,9 @@ type envOpts struct {
 	registry *sandbox.Registry
 	// clusters names extra clusters, each with an emulator of its own (env.clusters).
 	clusters []string
+	// proxy puts a fault-injecting proxy (env.proxy) between the bridge and the
+	// registry "main"; image references keep naming the registry's own host.
+	proxy bool
 }
 
 func startEnv(t testing.TB, o envOpts) *env {
@@ -91,6 +97,11 @@ func startEnv(t testing.TB, o envOpts) *env {
 			c.ResyncInterval = &config.Duration{}
 			c.AdminSocket = sock
 			c.Registries = append(c.Registries, config.Registry{Name: "other", URL: c.Registries[0].URL, WebhookToken: "other-token"})
+			if o.proxy {
+				u, _ := url.Parse(c.Registries[0].URL)
+				e.proxy = startFaultProxy(t, c.Registries[0].URL)
+				c.Registries[0].URL, c.Registries[0].ReferenceHost = e.proxy.URL, u.Host
+			}
 			if o.configure != nil {
 				o.configure(c)
 			}
@@ -268,9 +279,12 @@ func (e *env) cliConfig(admin bool) string {
 	main := e.cfg.Registries[0]
 	c := &config.Config{LogLevel: "error",
 		Registries: []config.Registry{{Name: "main", URL: e.reg.URL, WebhookToken: "x",
-			Clusters: main.Clusters, DeleteTags: main.DeleteTags}},
+			Clusters: main.Clusters, DeleteTags: main.DeleteTags, DeleteTagsMaxShare: main.DeleteTagsMaxShare}},
 		OpenShift:     config.OpenShift{Kubeconfig: e.cfg.OpenShift.Kubeconfig},
 		OtherClusters: e.cfg.OtherClusters}
+	if e.proxy != nil {
+		c.Registries[0].URL, c.Registries[0].ReferenceHost = e.proxy.URL, e.reg.Host
+	}
 	if admin {
 		c.AdminSocket = e.cfg.AdminSocket
 	}

@@ -74,6 +74,7 @@ type Metrics struct {
 	resyncRuns      *prometheus.CounterVec
 	resyncDrift     *prometheus.CounterVec
 	resyncFixed     *prometheus.CounterVec
+	resyncRefused   *prometheus.CounterVec
 	resyncDuration  prometheus.Histogram
 	resyncLastEnd   prometheus.Gauge
 	leader          prometheus.Gauge
@@ -134,6 +135,8 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 			Help: "Tags found out of step with the registry, by kind (missing, stale, removed)."}, []string{"registry", "kind"}),
 		resyncFixed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "resync_fixed_total",
 			Help: "Drifted tags queued for repair by reconciliation."}, []string{"registry"}),
+		resyncRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "resync_deletes_refused_total",
+			Help: "Resync passes that removed none of one image stream's tags because they would have removed more than deleteTagsMaxShare of them."}, []string{"registry"}),
 		resyncDuration: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Name: "resync_duration_seconds",
 			Help: "Duration of reconciliation runs.", Buckets: prometheus.ExponentialBuckets(0.05, 2.5, 10)}),
 		resyncLastEnd: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "resync_last_success_timestamp_seconds",
@@ -168,7 +171,7 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 	for _, c := range []prometheus.Collector{
 		m.notifications, m.events, m.skipped, m.mappings, m.failures, m.retries, m.queueDepth, m.queueCapacity,
 		m.journalBytes, m.failedEvents, m.ackDuration, m.pushToMapped, m.fetchDuration, m.apiDuration,
-		m.cacheRequests, m.resyncRuns, m.resyncDrift, m.resyncFixed, m.resyncDuration, m.resyncLastEnd,
+		m.cacheRequests, m.resyncRuns, m.resyncDrift, m.resyncFixed, m.resyncRefused, m.resyncDuration, m.resyncLastEnd,
 		m.leader, m.rejectedLogDrop, m.metadataEmpty, m.childFailures, m.workersStalled,
 		m.journalQuarantined, m.failedEvicted, m.clusterUp, m.tagsDeleted, buildInfo, registryInfo,
 	} {
@@ -223,6 +226,7 @@ func (m *Metrics) precreate() {
 			m.resyncDrift.WithLabelValues(r, k)
 		}
 		m.resyncFixed.WithLabelValues(r)
+		m.resyncRefused.WithLabelValues(r)
 		m.metadataEmpty.WithLabelValues(r)
 		m.childFailures.WithLabelValues(r)
 		m.ackDuration.WithLabelValues(r)

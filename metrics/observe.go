@@ -90,6 +90,11 @@ func (m *Metrics) ResyncDrift(registry, kind string) {
 // ResyncFixed counts a drifted tag queued for repair.
 func (m *Metrics) ResyncFixed(registry string) { m.resyncFixed.WithLabelValues(registry).Inc() }
 
+// ResyncDeletesRefused counts one stream whose removals a resync pass refused (deleteTagsMaxShare).
+func (m *Metrics) ResyncDeletesRefused(registry string) {
+	m.resyncRefused.WithLabelValues(registry).Inc()
+}
+
 // Fetch observes one registry round trip of stage (manifest or config).
 func (m *Metrics) Fetch(registry, stage string, d time.Duration, err error) {
 	res := "ok"

@@ -2,12 +2,9 @@ package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Listing bounds: every page is capped in bytes (Options.ListLimit) and ends at
@@ -35,7 +32,9 @@ func (c *Client) Repositories(ctx context.Context) ([]string, error) {
 	return repos, nil
 }
 
-// Tags lists the tags of a repository (paginated); a repository that does not exist has none.
+// Tags lists the tags of a repository (paginated). A repository the registry
+// says it does not know (a 404 carrying its verdict, see IsGone) has none; any
+// other 404 (a proxy's bare one) fails the listing: it is never read as "no tags".
 func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) {
 	if !ValidRepository(repository) {
 		return nil, fmt.Errorf("%w: %q", ErrInvalidName, repository)
@@ -49,8 +48,7 @@ func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) 
 		tl, err = c.newTags(ctx, repo)
 		return err
 	})
-	var te *transport.Error
-	if errors.As(err, &te) && te.StatusCode == http.StatusNotFound {
+	if IsGone(err) {
 		return nil, nil
 	}
 	if err != nil {
