@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	imagev1 "github.com/openshift/api/image/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
@@ -100,7 +102,31 @@ func (b *Bridge) deleteTag(ctx context.Context, src *source, cl *target, j *jour
 			return errSkipStale
 		}
 	}
+	// Resync's ownership rule: two repositories can map to one stream (join), and
+	// the tag is removed only when its newest image came from this repository.
+	streams, err := cl.api.ListStreams(ctx, j.Namespace)
+	if err != nil && !apierrors.IsNotFound(err) {
+		return inStage(StageAPI, err)
+	}
+	for i := range streams {
+		if streams[i].Name != j.Stream {
+			continue
+		}
+		if ref := newestReference(&streams[i], j.Tag); ref != "" && !strings.HasPrefix(ref, src.cfg.ReferenceHost+"/"+j.Repository+"@") {
+			return &skipError{reason: SkipNotOwner, detail: "the tag's newest image came from another repository: " + clip(ref)}
+		}
+	}
 	return inStage(StageAPI, cl.api.DeleteStreamTag(ctx, j.Namespace, j.Stream, j.Tag))
+}
+
+// newestReference is the dockerImageReference of a tag's newest history entry ("" when none).
+func newestReference(s *imagev1.ImageStream, tag string) string {
+	for _, t := range s.Status.Tags {
+		if t.Tag == tag && len(t.Items) > 0 {
+			return t.Items[0].DockerImageReference
+		}
+	}
+	return ""
 }
 
 // build builds the mapping of digest for j's tag. A config the API server

@@ -22,11 +22,14 @@ const (
 	SkipStale SkipReason = "stale"
 	// SkipArtifact: an OCI artifact with artifacts: skip.
 	SkipArtifact SkipReason = "artifact"
+	// SkipNotOwner: a tag deletion whose image stream tag's newest image came from
+	// another repository (two repositories mapped to one stream): it is not removed.
+	SkipNotOwner SkipReason = "not_owner"
 )
 
 var skipReasons = []SkipReason{
 	SkipNotPush, SkipNotManifest, SkipUntagged, SkipUnmappedRepository,
-	SkipNamespaceNotAllowed, SkipInvalidStreamName, SkipInvalidName, SkipStale, SkipArtifact,
+	SkipNamespaceNotAllowed, SkipInvalidStreamName, SkipInvalidName, SkipStale, SkipArtifact, SkipNotOwner,
 }
 
 // FailureReason is why an accepted event can never be applied (it goes to the failed list).

@@ -64,10 +64,17 @@ func (b *Bridge) Plan(ctx context.Context) ([]Drift, error) {
 			return nil, fmt.Errorf("registry %s: %w", name, err)
 		}
 		sort.Strings(repos)
+		owners := map[Route]string{} // stream → the first repository mapped to it
 		for _, repo := range repos {
 			route, reason := src.router.route(repo)
 			if reason != "" {
 				continue
+			}
+			if first, ok := owners[route]; ok {
+				b.log.Warn("resync sees two repositories mapped to one image stream: a tag is removed only by the repository whose image it holds",
+					"registry", name, "repository", repo, "other_repository", first, "namespace", route.Namespace, "stream", route.Stream)
+			} else {
+				owners[route] = repo
 			}
 			if err := lim.Wait(ctx); err != nil {
 				return nil, err
