@@ -2,9 +2,12 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // Listing bounds: every page is capped in bytes (Options.ListLimit) and ends at
@@ -93,8 +96,15 @@ type remoteCatalog struct {
 	next  func(context.Context) ([]string, error)
 }
 
+// newCatalog opens the catalog with our page size, n=100. A registry whose
+// catalog.maxentries is lower refuses that with PAGINATION_NUMBER_INVALID
+// (distribution's catalog handler): the catalog is then asked for without n,
+// so the registry picks its own page size and links the pages.
 func (c *Client) newCatalog(ctx context.Context) (*remoteCatalog, error) {
 	cg, err := c.puller.Catalogger(ctx, c.reg)
+	if paginationRefused(err) {
+		cg, err = c.unpaged.Catalogger(ctx, c.reg)
+	}
 	if err != nil {
 		return nil, libraryError(err)
 	}
@@ -115,6 +125,9 @@ type remoteTags = remoteCatalog
 
 func (c *Client) newTags(ctx context.Context, repo name.Repository) (*remoteTags, error) {
 	l, err := c.puller.Lister(ctx, repo)
+	if paginationRefused(err) {
+		l, err = c.unpaged.Lister(ctx, repo)
+	}
 	if err != nil {
 		return nil, libraryError(err)
 	}
@@ -129,4 +142,18 @@ func (c *Client) newTags(ctx context.Context, repo name.Repository) (*remoteTags
 		}
 		return p.Tags, nil
 	}}, nil
+}
+
+// paginationRefused reports a registry refusing our page size (n).
+func paginationRefused(err error) bool {
+	var te *transport.Error
+	if !errors.As(err, &te) || te.StatusCode != http.StatusBadRequest {
+		return false
+	}
+	for _, d := range te.Errors {
+		if d.Code == "PAGINATION_NUMBER_INVALID" {
+			return true
+		}
+	}
+	return false
 }

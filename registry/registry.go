@@ -87,8 +87,10 @@ type Config struct {
 
 // Client fetches from one registry.
 type Client struct {
-	reg      name.Registry
-	puller   *remote.Puller
+	reg    name.Registry
+	puller *remote.Puller
+	// unpaged lists without a page size (n), for a registry that refuses ours.
+	unpaged  *remote.Puller
 	cache    *cache
 	flight   singleflight.Group
 	opts     Options
@@ -153,13 +155,20 @@ func New(r Config, opts Options) (*Client, error) {
 		redirectHosts: r.RedirectHosts, tokenHosts: r.TokenHosts,
 		manifestLimit: opts.ManifestLimit, blobLimit: opts.BlobLimit, listLimit: opts.ListLimit,
 	}
-	puller, err := remote.NewPuller(
+	pullerOpts := []remote.Option{
 		remote.WithTransport(g),
 		remote.WithAuth(auth),
 		remote.WithUserAgent("imagestream-bridge"),
 		remote.WithRetryBackoff(remote.Backoff{Duration: 50 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 2}),
-		remote.WithPageSize(100), // distribution rejects larger catalog pages by default
-	)
+	}
+	// distribution rejects catalog pages larger than its catalog.maxentries (default 100)
+	puller, err := remote.NewPuller(append(pullerOpts, remote.WithPageSize(100))...)
+	if err != nil {
+		return nil, fmt.Errorf("create puller: %w", err)
+	}
+	// a registry whose maxentries is below 100 refuses n=100: then ask without n
+	// and follow its own Link pages
+	unpaged, err := remote.NewPuller(append(pullerOpts, remote.WithPageSize(0))...)
 	if err != nil {
 		return nil, fmt.Errorf("create puller: %w", err)
 	}
@@ -167,7 +176,7 @@ func New(r Config, opts Options) (*Client, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	c := &Client{reg: reg, puller: puller, opts: opts, repoList: r.Repositories, timeout: timeout, guard: g}
+	c := &Client{reg: reg, puller: puller, unpaged: unpaged, opts: opts, repoList: r.Repositories, timeout: timeout, guard: g}
 	if opts.CacheBytes > 0 {
 		c.cache = newCache(opts.CacheBytes)
 	}

@@ -44,16 +44,28 @@ type Notify struct {
 // StartRegistry starts a registry; with n.URL set, it sends push
 // notifications (blobs and pulls filtered out, as docs/registry.md advises).
 func StartRegistry(ctx context.Context, n Notify) (*Registry, error) {
-	return startRegistry(ctx, n, false)
+	return startRegistry(ctx, n, false, RegistryOptions{})
+}
+
+// RegistryOptions tune a registry started by StartRegistryWith.
+type RegistryOptions struct {
+	// CatalogMaxEntries is catalog.maxentries: the largest catalog page, and
+	// the largest n a client may ask for (PAGINATION_NUMBER_INVALID above it). Default 1000.
+	CatalogMaxEntries int
+}
+
+// StartRegistryWith starts a plain-HTTP registry as StartRegistry does, tuned by o.
+func StartRegistryWith(ctx context.Context, n Notify, o RegistryOptions) (*Registry, error) {
+	return startRegistry(ctx, n, false, o)
 }
 
 // StartRegistryTLS starts a registry serving HTTPS with a self-signed
 // certificate; CAPEM is set to that certificate.
 func StartRegistryTLS(ctx context.Context, n Notify) (*Registry, error) {
-	return startRegistry(ctx, n, true)
+	return startRegistry(ctx, n, true, RegistryOptions{})
 }
 
-func startRegistry(ctx context.Context, n Notify, useTLS bool) (*Registry, error) {
+func startRegistry(ctx context.Context, n Notify, useTLS bool, o RegistryOptions) (*Registry, error) {
 	quietOnce.Do(func() { logrus.SetOutput(io.Discard) })
 	cfg := &configuration.Configuration{}
 	cfg.Storage = configuration.Storage{
@@ -64,6 +76,9 @@ func startRegistry(ctx context.Context, n Notify, useTLS bool) (*Registry, error
 	}
 	cfg.HTTP.Secret = "sandbox-secret"
 	cfg.Catalog.MaxEntries = 1000
+	if o.CatalogMaxEntries > 0 {
+		cfg.Catalog.MaxEntries = o.CatalogMaxEntries
+	}
 	cfg.Log.Level = "error"
 	cfg.Log.AccessLog.Disabled = true
 	if n.URL != "" {
