@@ -47,7 +47,7 @@ func (h *clusterHealth) observe(cluster string, code int) {
 	case up:
 		h.log.Info("cluster reachable", "cluster", cluster)
 	default:
-		h.log.Warn("cluster unreachable: its jobs wait in the journal and are retried", "cluster", cluster, "code", code)
+		h.log.Warn("cluster unreachable: its jobs wait in the journal until it answers", "cluster", cluster, "code", code)
 	}
 	if cluster == config.DefaultCluster && cb != nil {
 		cb(up)

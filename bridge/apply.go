@@ -186,6 +186,11 @@ func (b *Bridge) report(j *journal.Job, o Outcome, attempts int, d time.Duration
 		"duration_ms", strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64)}
 	switch o.Result {
 	case Retried:
+		if o.clusterDown() {
+			if cl := b.cluster(j); cl != nil {
+				b.gate.failed(cl, o.Err) // before the lane is parked: no other job of cl starts
+			}
+		}
 		b.obs.Retried(string(o.Stage), string(o.Retry))
 		b.log.Warn("event retry", append(attrs, "outcome", "retry", "reason", o.Reason(), "error", errString(o.Err))...)
 	case Failed:

@@ -33,6 +33,7 @@ type Bridge struct {
 	order      []string
 	store      journal.Store
 	pipeline   *Pipeline
+	gate       *gate
 	now        func() time.Time
 	// stallLimit is how long workers may finish nothing while events wait before Stalled says so.
 	stallLimit time.Duration
@@ -94,6 +95,7 @@ func New(cfg *config.Config, d Deps) (*Bridge, error) {
 		b.clusters[cl.Name] = &target{cfg: cl, api: api}
 	}
 	var groups []string
+	byCluster := map[string][]string{}
 	for _, rc := range cfg.Registries {
 		f, ok := d.Fetchers[rc.Name]
 		if !ok {
@@ -103,6 +105,7 @@ func New(cfg *config.Config, d Deps) (*Bridge, error) {
 		for _, name := range rc.Targets(all) {
 			src.targets = append(src.targets, b.clusters[name])
 			groups = append(groups, group(rc.Name, name))
+			byCluster[name] = append(byCluster[name], group(rc.Name, name))
 		}
 		b.registries[rc.Name] = src
 		b.order = append(b.order, rc.Name)
@@ -116,6 +119,8 @@ func New(cfg *config.Config, d Deps) (*Bridge, error) {
 		Workers: cfg.Workers, Capacity: cfg.QueueSize, Groups: groups,
 		Initial: cfg.Retry.InitialBackoff.Duration, Max: cfg.Retry.MaxBackoff.Duration,
 	})
+	b.gate = &gate{log: b.log, pause: b.pipeline.q.Pause, groups: byCluster, down: map[string]bool{},
+		initial: cfg.Retry.InitialBackoff.Duration, max: cfg.Retry.MaxBackoff.Duration}
 	if len(pending) > 0 {
 		for _, j := range pending {
 			j.Verify = true
@@ -129,10 +134,16 @@ func New(cfg *config.Config, d Deps) (*Bridge, error) {
 }
 
 // Start runs the workers until ctx ends or Stop is called.
-func (b *Bridge) Start(ctx context.Context) { b.pipeline.Start(ctx) }
+func (b *Bridge) Start(ctx context.Context) {
+	b.gate.start(ctx)
+	b.pipeline.Start(ctx)
+}
 
 // Stop ends the workers after their current job and waits for them.
-func (b *Bridge) Stop() { b.pipeline.Stop() }
+func (b *Bridge) Stop() {
+	b.pipeline.Stop()
+	b.gate.stop()
+}
 
 // Wait blocks until every accepted event is applied or ctx ends.
 func (b *Bridge) Wait(ctx context.Context) error { return b.pipeline.Wait(ctx) }

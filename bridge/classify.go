@@ -180,6 +180,20 @@ func classify(err error) Outcome {
 	}
 }
 
+// clusterDown reports an outcome that says the cluster's API server itself
+// is failing (no answer, a 5xx or 408, a timeout), as opposed to refusing
+// this one request: its lanes are paused (gate.go) until it answers again.
+func (o Outcome) clusterDown() bool {
+	if o.Result != Retried || o.Stage != StageAPI {
+		return false
+	}
+	switch o.Retry {
+	case RetryNetwork, RetryServerError, RetryTimeout:
+		return true
+	}
+	return false
+}
+
 // streamMissing reports a mapping 404 that names the image stream (not the namespace).
 func streamMissing(err error) bool {
 	var st apierrors.APIStatus

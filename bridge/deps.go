@@ -20,6 +20,8 @@ type ImageAPI interface {
 	ListStreams(ctx context.Context, namespace string) ([]imagev1.ImageStream, error)
 	// DeleteStreamTag deletes the image stream tag STREAM:TAG; one that does not exist is fine.
 	DeleteStreamTag(ctx context.Context, namespace, stream, tag string) error
+	// Probe asks the server for something cheap; nil means it answered.
+	Probe(ctx context.Context) error
 }
 
 // Fetcher reads one configured registry (package registry implements it).

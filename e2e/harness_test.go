@@ -65,6 +65,8 @@ type envOpts struct {
 	// proxy puts a fault-injecting proxy (env.proxy) between the bridge and the
 	// registry "main"; image references keep naming the registry's own host.
 	proxy bool
+	// logs, when set, also receives the bridge's log (WARN and above).
+	logs io.Writer
 }
 
 func startEnv(t testing.TB, o envOpts) *env {
@@ -87,6 +89,9 @@ func startEnv(t testing.TB, o envOpts) *env {
 	var logOut io.Writer = testWriter{t}
 	if o.quiet {
 		logOut = io.Discard
+	}
+	if o.logs != nil {
+		logOut = io.MultiWriter(logOut, o.logs)
 	}
 	e.stack, err = loopback.Start(context.Background(), loopback.Options{
 		Token: token, Notify: o.notify, API: o.api, Reg: o.registry, Scheme: o.scheme, Client: e.client, Clusters: o.clusters,

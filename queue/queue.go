@@ -18,10 +18,12 @@
 //     takes another only if that leaves a free worker for every other known
 //     group holding none (at most max(1, (Workers-1)/2) are kept so), and it never holds
 //     more than Workers minus the other groups with work (queued, backing off or
-//     running). So slow registries that arrive one after another cannot take
+//     running); paused groups count for neither. So slow registries that arrive one after another cannot take
 //     every worker: with up to max(1, (Workers-1)/2) of them stalled, a push to any
 //     other registry still finds a free worker at once.
 //   - Backoff holds no worker: Retry parks the lane on a timer.
+//   - Paused groups wait: Pause keeps a group's lanes (a cluster that is down)
+//     from being handed out, without dropping or reordering them, until resumed.
 package queue
 
 import (
@@ -56,8 +58,6 @@ type Queue[T any] struct {
 	cond     *sync.Cond
 	count    int // reserved + waiting + backing off + in flight
 	inFlight int
-	busy     int // groups with a job in flight
-	working  int // groups with a lane (queued, backing off or in flight)
 	lanes    map[string]*lane[T]
 	groups   map[string]*group[T]
 	order    []string // groups in round-robin order
@@ -78,6 +78,7 @@ type group[T any] struct {
 	ready    []*lane[T]
 	inFlight int
 	lanes    int
+	paused   bool
 }
 
 // New returns an empty queue.
@@ -140,11 +141,7 @@ func (q *Queue[T]) pushLocked(jobs []T) {
 		}
 		l := &lane[T]{key: k, group: q.opts.Group(j), jobs: []T{j}}
 		q.lanes[k] = l
-		g := q.groupLocked(l.group)
-		if g.lanes == 0 {
-			q.working++
-		}
-		g.lanes++
+		q.groupLocked(l.group).lanes++
 		q.readyLocked(l)
 	}
 }
@@ -207,15 +204,12 @@ func (q *Queue[T]) takeLocked() *lane[T] {
 	for i := range q.order {
 		idx := (q.next + i) % len(q.order)
 		g := q.groups[q.order[idx]]
-		if len(g.ready) == 0 || !q.mayTakeLocked(g) {
+		if len(g.ready) == 0 || g.paused || !q.mayTakeLocked(g) {
 			continue
 		}
 		l := g.ready[0]
 		g.ready[0] = nil
 		g.ready = g.ready[1:]
-		if g.inFlight == 0 {
-			q.busy++
-		}
 		g.inFlight++
 		q.inFlight++
 		q.next = idx + 1
@@ -225,26 +219,30 @@ func (q *Queue[T]) takeLocked() *lane[T] {
 }
 
 // mayTakeLocked applies the fairness bound (see the package doc) to a group
-// that would take one more free worker.
+// that would take one more free worker. Paused groups count for nothing.
 func (q *Queue[T]) mayTakeLocked(g *group[T]) bool {
 	w := q.opts.Workers
 	if w <= 0 || g.inFlight == 0 {
 		return true
 	}
-	free := w - q.inFlight
-	idle := min(len(q.order)-q.busy, max(1, (w-1)/2)) // other groups holding no worker
-	if free-1 < idle {
-		return false
+	idle, working := 0, 0 // other groups that hold no worker; other groups with work
+	for _, o := range q.groups {
+		if o == g || o.paused {
+			continue
+		}
+		if o.inFlight == 0 {
+			idle++
+		}
+		if o.lanes > 0 {
+			working++
+		}
 	}
-	return g.inFlight < w-(q.working-1) // g has work, so it is one of q.working
+	return w-q.inFlight-1 >= min(idle, max(1, (w-1)/2)) && g.inFlight < w-working
 }
 
 // freeLocked records that a leased job of g no longer holds a worker.
 func (q *Queue[T]) freeLocked(g *group[T]) {
 	g.inFlight--
-	if g.inFlight == 0 {
-		q.busy--
-	}
 	q.inFlight--
 }
 
@@ -263,9 +261,7 @@ func (le *Lease[T]) Done() {
 	l.attempts = 0
 	if len(l.jobs) == 0 {
 		delete(q.lanes, l.key)
-		if g.lanes--; g.lanes == 0 {
-			q.working--
-		}
+		g.lanes--
 	} else {
 		q.readyLocked(l)
 	}
@@ -295,6 +291,17 @@ func (le *Lease[T]) Retry(d time.Duration) {
 	q.timers[t] = struct{}{}
 }
 
+// Pause stops (paused true) or resumes handing out the lanes of the named
+// groups; their jobs stay queued in order. Jobs already leased run on.
+func (q *Queue[T]) Pause(paused bool, groups ...string) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, name := range groups {
+		q.groupLocked(name).paused = paused
+	}
+	q.cond.Broadcast()
+}
+
 // HasLater reports whether a job is queued behind the head of key's lane.
 func (q *Queue[T]) HasLater(key string) bool {
 	q.mu.Lock()
@@ -321,7 +328,9 @@ func (q *Queue[T]) Stalled(after time.Duration) (bool, time.Duration) {
 	defer q.mu.Unlock()
 	waiting := 0
 	for _, g := range q.groups {
-		waiting += len(g.ready)
+		if !g.paused {
+			waiting += len(g.ready)
+		}
 	}
 	idle := q.opts.Now().Sub(q.progress)
 	return waiting > 0 && q.inFlight > 0 && idle > after, idle

@@ -322,3 +322,39 @@ func TestLastWorkerTakenWhenEveryGroupHoldsOne(t *testing.T) {
 		t.Fatalf("%d of 3 workers busy with work waiting in both groups", len(got))
 	}
 }
+
+// TestPausedGroupWaits: a paused group's lanes are not handed out (and keep
+// no worker in reserve); once resumed they run in order.
+func TestPausedGroupWaits(t *testing.T) {
+	q := newQ(100, 4, "down", "up")
+	q.Pause(true, "down")
+	q.PushBacklog(job{group: "down", key: "d", n: 1}, job{group: "down", key: "d", n: 2})
+	for i := range 6 {
+		q.PushBacklog(job{group: "up", key: fmt.Sprint("u", i)})
+	}
+	got := take(q)
+	for _, l := range got {
+		if l.Job.group == "down" {
+			t.Fatal("a paused group's job was handed out")
+		}
+	}
+	if len(got) != 4 {
+		t.Fatalf("%d of 4 workers busy: a paused group kept a worker in reserve", len(got))
+	}
+	for _, l := range got {
+		l.Done()
+	}
+	q.Pause(false, "down")
+	var order []int
+	for q.Len() > 0 {
+		for _, l := range take(q) {
+			if l.Job.group == "down" {
+				order = append(order, l.Job.n)
+			}
+			l.Done()
+		}
+	}
+	if fmt.Sprint(order) != "[1 2]" {
+		t.Fatalf("resumed group ran %v, want [1 2]", order)
+	}
+}
