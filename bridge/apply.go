@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -62,6 +63,9 @@ func (b *Bridge) apply(ctx context.Context, j *journal.Job, later bool) error {
 	ism, err := b.build(src, cl, j, digest, content)
 	if err != nil {
 		return err
+	}
+	if raw, err := json.Marshal(ism); err == nil && int64(len(raw)) > registry.MaxImageBytes {
+		return fmt.Errorf("%w: the mapping is %d bytes, more than the API server stores (%d)", registry.ErrTooLarge, len(raw), registry.MaxImageBytes)
 	}
 	if cl.cfg.CreateChildImages && mapping.IsList(ism.Image.DockerImageManifestMediaType) {
 		b.createChildren(ctx, src, cl, j, ism)

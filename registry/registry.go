@@ -39,6 +39,23 @@ var (
 	ErrTokenHostRefused = errors.New("token endpoint refused")
 )
 
+// MaxImageBytes is the largest Image the API server can store: etcd refuses
+// a request over its --max-request-bytes, 1.5 MiB by default, and an Image is
+// stored as one object (docs/security.md says how the bound is derived).
+const MaxImageBytes = 3 << 19
+
+// imageOverhead is room for what an Image holds besides the manifest and the
+// config: names, annotations, layer list, signatures (generous).
+const imageOverhead = 64 << 10
+
+// ImageBytes estimates the stored size of an Image built from a manifest and
+// a config of these sizes: the manifest once (dockerImageManifest), the
+// config twice (dockerImageConfig and the metadata decoded from it), and the
+// rest of the object.
+func ImageBytes(manifest int, config int64) int64 {
+	return int64(manifest) + 2*max(config, 0) + imageOverhead
+}
+
 // Options tune a Client. Zero values take the defaults.
 type Options struct {
 	// ManifestLimit caps a manifest. Default 4 MiB.
@@ -200,10 +217,15 @@ func (c *Client) Fetch(ctx context.Context, repository, dgst string, isImage fun
 		var m struct {
 			Config struct {
 				Digest string `json:"digest"`
+				Size   int64  `json:"size"`
 			} `json:"config"`
 		}
 		if err := json.Unmarshal(manifest, &m); err != nil {
 			return nil // the mapping builder reports the invalid manifest
+		}
+		if need := ImageBytes(len(manifest), m.Config.Size); need > MaxImageBytes {
+			return fmt.Errorf("%w: an Image of a %d-byte manifest and a %d-byte config takes about %d bytes, more than the API server stores (%d)",
+				ErrTooLarge, len(manifest), m.Config.Size, need, MaxImageBytes)
 		}
 		content.Config, err = c.blob(ctx, repository, m.Config.Digest)
 		return err
