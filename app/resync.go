@@ -88,7 +88,13 @@ every resyncInterval.`,
 			}
 			return fmt.Errorf("%d of %d repairs failed (%s); see the lines above and the log", len(failed), len(drift), strings.Join(parts, ", "))
 		}
-		fmt.Fprintf(stdout, "%d tags drifted, %d repairs applied\n", len(drift), len(drift))
+		// What the workers really did, not what was planned.
+		applied, skipped := in.bridge.ResyncOutcomes()
+		fmt.Fprintf(stdout, "%d tags drifted, %d repairs applied", len(drift), applied)
+		if skipped > 0 {
+			fmt.Fprintf(stdout, ", %d skipped (see the log: the tag moved on, or another repository owns it)", skipped)
+		}
+		fmt.Fprintln(stdout)
 		return nil
 	}
 	return cmd

@@ -188,6 +188,14 @@ func (b *Bridge) report(j *journal.Job, o Outcome, attempts int, d time.Duration
 	attrs := []any{"event", j.ID, "registry", j.Registry, "cluster", cluster, "repository", j.Repository, "namespace", j.Namespace,
 		"stream", j.Stream, "tag", j.Tag, "digest", j.Digest, "source", j.Source, "attempts", attempts,
 		"duration_ms", strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 2, 64)}
+	if j.Source == SourceResync {
+		switch o.Result {
+		case Mapped:
+			b.resyncApplied.Add(1)
+		case Skipped:
+			b.resyncSkipped.Add(1)
+		}
+	}
 	switch o.Result {
 	case Retried:
 		if o.clusterDown() {
@@ -216,4 +224,11 @@ func (b *Bridge) report(j *journal.Job, o Outcome, attempts int, d time.Duration
 		}
 		b.log.Info("event mapped", append(attrs, "outcome", "mapped")...)
 	}
+}
+
+// ResyncOutcomes counts the resync jobs this process finished: applied (mapped
+// or deleted) and skipped (the tag moved on, or another repository owns it).
+// Failed ones are in the failed list.
+func (b *Bridge) ResyncOutcomes() (applied, skipped int64) {
+	return b.resyncApplied.Load(), b.resyncSkipped.Load()
 }

@@ -17,6 +17,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/imagestream-bridge/imagestream-bridge/config"
@@ -37,6 +38,8 @@ type Bridge struct {
 	now        func() time.Time
 	// stallLimit is how long workers may finish nothing while events wait before Stalled says so.
 	stallLimit time.Duration
+	// resyncApplied and resyncSkipped count the outcomes of resync jobs (ResyncOutcomes).
+	resyncApplied, resyncSkipped atomic.Int64
 	// confirmDelay separates the two verdicts a tag deletion asks the registry for.
 	confirmDelay time.Duration
 }

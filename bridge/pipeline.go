@@ -39,8 +39,11 @@ type PipelineOptions struct {
 	Report   func(j *journal.Job, o Outcome, attempts int, d time.Duration)
 	Workers  int
 	Capacity int
-	Initial  time.Duration
-	Max      time.Duration
+	// Outside is the room of resync jobs (Source "resync"), apart from Capacity:
+	// a resync waits for it and never takes the webhook's room. Default Capacity.
+	Outside int
+	Initial time.Duration
+	Max     time.Duration
 	// Groups are the fairness groups, one per (registry, target cluster) (see
 	// group): while there is more than one, one group never holds the last free
 	// worker (see package queue), so a slow registry or cluster never starves another.
@@ -49,15 +52,20 @@ type PipelineOptions struct {
 
 // NewPipeline returns a stopped pipeline; call Start.
 func NewPipeline(o PipelineOptions) *Pipeline {
+	if o.Outside <= 0 {
+		o.Outside = o.Capacity
+	}
 	return &Pipeline{
 		store: o.Store, apply: o.Apply, report: o.Report,
 		workers: o.Workers, initial: o.Initial, max: o.Max,
 		q: queue.New(queue.Options[*journal.Job]{
-			Capacity: o.Capacity,
-			Workers:  o.Workers,
-			Groups:   o.Groups,
-			Key:      (*journal.Job).Key,
-			Group:    func(j *journal.Job) string { return group(j.Registry, j.ClusterName()) },
+			Capacity:  o.Capacity,
+			Outside:   o.Outside,
+			IsOutside: func(j *journal.Job) bool { return j.Source == SourceResync },
+			Workers:   o.Workers,
+			Groups:    o.Groups,
+			Key:       (*journal.Job).Key,
+			Group:     func(j *journal.Job) string { return group(j.Registry, j.ClusterName()) },
 		}),
 	}
 }
@@ -67,6 +75,17 @@ func (p *Pipeline) Reserve(n int) bool { return p.q.Reserve(n) }
 
 // Release gives back reserved room that was not used.
 func (p *Pipeline) Release(n int) { p.q.Release(n) }
+
+// ReserveOutside claims room for n resync jobs, apart from the webhook's, waiting until there is.
+func (p *Pipeline) ReserveOutside(ctx context.Context, n int) error {
+	return p.q.ReserveOutside(ctx, n)
+}
+
+// ReleaseOutside gives back resync room that was not used.
+func (p *Pipeline) ReleaseOutside(n int) { p.q.ReleaseOutside(n) }
+
+// OutsideCapacity is the room of resync jobs.
+func (p *Pipeline) OutsideCapacity() int { return p.q.OutsideCapacity() }
 
 // Depth is the number of jobs reserved, waiting or being applied.
 func (p *Pipeline) Depth() int64 { return int64(p.q.Len()) }

@@ -39,6 +39,9 @@ const (
 	DriftRemoved = "removed"
 )
 
+// SourceResync is the Source of a resync's repair jobs: they have room of their own in the queue.
+const SourceResync = "resync"
+
 // resyncRate bounds registry requests of one reconciliation run (per second).
 const resyncRate = 50
 
@@ -257,7 +260,7 @@ func (b *Bridge) Resync(ctx context.Context, dryRun bool) ([]Drift, error) {
 		}
 		j := &journal.Job{
 			Registry: d.Registry, Repository: d.Repository, Namespace: d.Namespace, Stream: d.Stream,
-			Tag: d.Tag, Digest: d.Digest, PushedAt: time.Now().UTC(), Source: "resync", Verify: true,
+			Tag: d.Tag, Digest: d.Digest, PushedAt: time.Now().UTC(), Source: SourceResync, Verify: true,
 			Cluster: d.Cluster, Action: action,
 		}
 		j.ID = "resync:" + j.Key() + "@" + d.Digest
@@ -266,15 +269,13 @@ func (b *Bridge) Resync(ctx context.Context, dryRun bool) ([]Drift, error) {
 		}
 		jobs = append(jobs, j)
 	}
+	// Repairs have room of their own (queue.Options.Outside), so they never take
+	// the webhook's: the run waits for it instead of stopping at a full queue.
 	queued := 0
 	for len(jobs) > 0 {
-		n := min(len(jobs), 100)
-		err := b.enqueue(ctx, jobs[:n])
-		if errors.Is(err, ErrQueueFull) {
-			b.log.Warn("resync stopped early: queue full", "left", len(jobs))
-			break
-		}
-		if err != nil {
+		n := min(len(jobs), 100, b.pipeline.OutsideCapacity())
+		if err := b.enqueueOutside(ctx, jobs[:n]); err != nil {
+			b.log.Warn("resync stopped early", "left", len(jobs), "error", err.Error())
 			return drift, errors.Join(err, planErr)
 		}
 		for _, j := range jobs[:n] {
@@ -286,6 +287,20 @@ func (b *Bridge) Resync(ctx context.Context, dryRun bool) ([]Drift, error) {
 	b.log.Info("resync finished", "drift", len(drift), "queued", queued, "in_failed_list", left,
 		"duration_ms", time.Since(start).Milliseconds())
 	return drift, planErr
+}
+
+// enqueueOutside journals and schedules resync jobs in the resync's own room,
+// waiting for it.
+func (b *Bridge) enqueueOutside(ctx context.Context, jobs []*journal.Job) error {
+	if err := b.pipeline.ReserveOutside(ctx, len(jobs)); err != nil {
+		return err
+	}
+	if err := b.store.Append(ctx, jobs); err != nil {
+		b.pipeline.ReleaseOutside(len(jobs))
+		return err
+	}
+	b.pipeline.Push(jobs...)
+	return nil
 }
 
 func failedKey(registry, cluster, action, repository, tag, digest string) string {

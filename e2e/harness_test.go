@@ -286,7 +286,7 @@ func (e *env) cliConfig(admin bool) string {
 		Registries: []config.Registry{{Name: "main", URL: e.reg.URL, WebhookToken: "x",
 			Clusters: main.Clusters, DeleteTags: main.DeleteTags, DeleteTagsMaxShare: main.DeleteTagsMaxShare}},
 		OpenShift:     config.OpenShift{Kubeconfig: e.cfg.OpenShift.Kubeconfig},
-		OtherClusters: e.cfg.OtherClusters}
+		OtherClusters: e.cfg.OtherClusters, QueueSize: e.cfg.QueueSize}
 	if e.proxy != nil {
 		c.Registries[0].URL, c.Registries[0].ReferenceHost = e.proxy.URL, e.reg.Host
 	}

@@ -5,6 +5,10 @@
 //     off or being worked on); beyond it producers are told "full" at once and
 //     never wait. PushBacklog (journal recovery, replay) admits without a bound,
 //     so a backlog of any size is scheduled and completes.
+//   - Outside jobs have their own room: ReserveOutside admits at most Outside
+//     jobs that Options.IsOutside marks (a resync's repairs), counted apart from
+//     Capacity, so they never take the room Reserve gives; a producer of them
+//     waits for room instead of being refused.
 //   - Ordered per key: the jobs of one key (one image stream tag) are handed out
 //     one at a time, in push order; a job that must be retried stays at the head
 //     of its lane until it is done, so a later job never overtakes it.
@@ -28,6 +32,8 @@ package queue
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -36,6 +42,11 @@ import (
 type Options[T any] struct {
 	// Capacity bounds the jobs admitted by Reserve. Required.
 	Capacity int
+	// Outside bounds the jobs admitted by ReserveOutside, apart from Capacity. Default 0: none.
+	Outside int
+	// IsOutside marks the jobs whose room ReserveOutside gave (also when
+	// PushBacklog brings them back). Default: none.
+	IsOutside func(T) bool
 	// Workers is how many workers call Next; with it, a group that has a job in
 	// flight leaves free workers to the groups holding none and is bounded by
 	// the groups with work (see the package doc). Default 0: no bound.
@@ -57,6 +68,7 @@ type Queue[T any] struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
 	count    int // reserved + waiting + backing off + in flight
+	outside  int // the same, of outside jobs (not in count)
 	inFlight int
 	lanes    map[string]*lane[T]
 	groups   map[string]*group[T]
@@ -89,6 +101,9 @@ func New[T any](o Options[T]) *Queue[T] {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.IsOutside == nil {
+		o.IsOutside = func(T) bool { return false }
+	}
 	q := &Queue[T]{opts: o, lanes: map[string]*lane[T]{}, groups: map[string]*group[T]{},
 		timers: map[*time.Timer]struct{}{}}
 	q.cond = sync.NewCond(&q.mu)
@@ -110,6 +125,47 @@ func (q *Queue[T]) Reserve(n int) bool {
 	return true
 }
 
+// ReserveOutside claims room for n outside jobs, waiting until there is; it
+// fails only when ctx ends, the queue closes, or n exceeds Outside.
+func (q *Queue[T]) ReserveOutside(ctx context.Context, n int) error {
+	if n > q.opts.Outside {
+		return fmt.Errorf("reserve %d outside jobs: more than the outside room (%d)", n, q.opts.Outside)
+	}
+	stop := context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	})
+	defer stop()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for q.outside+n > q.opts.Outside {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if q.closed {
+			return errClosed
+		}
+		q.cond.Wait()
+	}
+	q.outside += n
+	return nil
+}
+
+// ReleaseOutside gives back outside room that was not used.
+func (q *Queue[T]) ReleaseOutside(n int) {
+	q.mu.Lock()
+	q.outside -= n
+	q.cond.Broadcast()
+	q.mu.Unlock()
+}
+
+// OutsideCapacity is the bound ReserveOutside enforces.
+func (q *Queue[T]) OutsideCapacity() int { return q.opts.Outside }
+
+// errClosed: the queue was closed while a producer waited for room.
+var errClosed = errors.New("queue closed")
+
 // Release gives back reserved room that was not used.
 func (q *Queue[T]) Release(n int) {
 	q.mu.Lock()
@@ -128,7 +184,13 @@ func (q *Queue[T]) Push(jobs ...T) {
 func (q *Queue[T]) PushBacklog(jobs ...T) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.count += len(jobs)
+	for _, j := range jobs {
+		if q.opts.IsOutside(j) {
+			q.outside++
+		} else {
+			q.count++
+		}
+	}
 	q.pushLocked(jobs)
 }
 
@@ -253,7 +315,11 @@ func (le *Lease[T]) Done() {
 	defer q.mu.Unlock()
 	g := q.groups[l.group]
 	q.freeLocked(g)
-	q.count--
+	if q.opts.IsOutside(l.jobs[0]) {
+		q.outside--
+	} else {
+		q.count--
+	}
 	q.progress = q.opts.Now()
 	var zero T
 	l.jobs[0] = zero
@@ -310,11 +376,11 @@ func (q *Queue[T]) HasLater(key string) bool {
 	return ok && len(l.jobs) > 1
 }
 
-// Len is the number of jobs reserved, waiting, backing off or in flight.
+// Len is the number of jobs reserved, waiting, backing off or in flight, outside jobs included.
 func (q *Queue[T]) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.count
+	return q.count + q.outside
 }
 
 // Capacity is the bound Reserve enforces.
