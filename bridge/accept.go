@@ -92,6 +92,8 @@ func (b *Bridge) enqueue(ctx context.Context, jobs []*journal.Job) error {
 // toJob turns a well-formed event into a job, or names why it is skipped.
 func toJob(regName string, rt router, ev *event.Event) (*journal.Job, SkipReason) {
 	switch {
+	case ev.Action == event.Overflow:
+		return nil, SkipOverLimit
 	case ev.Action != event.Push:
 		return nil, SkipNotPush
 	case ev.MediaType != "" && !mapping.IsManifest(ev.MediaType):

@@ -25,11 +25,14 @@ const (
 	// SkipNotOwner: a tag deletion whose image stream tag's newest image came from
 	// another repository (two repositories mapped to one stream): it is not removed.
 	SkipNotOwner SkipReason = "not_owner"
+	// SkipOverLimit: a tag beyond a sender's per-notification bound (Quay's
+	// updated_tags beyond sender.MaxQuayTags): left to resync.
+	SkipOverLimit SkipReason = "over_limit"
 )
 
 var skipReasons = []SkipReason{
 	SkipNotPush, SkipNotManifest, SkipUntagged, SkipUnmappedRepository,
-	SkipNamespaceNotAllowed, SkipInvalidStreamName, SkipInvalidName, SkipStale, SkipArtifact, SkipNotOwner,
+	SkipNamespaceNotAllowed, SkipInvalidStreamName, SkipInvalidName, SkipStale, SkipArtifact, SkipNotOwner, SkipOverLimit,
 }
 
 // FailureReason is why an accepted event can never be applied (it goes to the failed list).

@@ -16,6 +16,9 @@ const (
 	Ping = "ping"
 	// Other is any action the bridge does not act on (rename, scan, quota, ...).
 	Other = "other"
+	// Overflow is a tag beyond a sender's per-notification bound (Quay's
+	// updated_tags): not queued, counted, left to resync.
+	Overflow = "overflow"
 )
 
 // Event is one thing that happened in a registry, as its sender reported it.

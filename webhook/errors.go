@@ -27,6 +27,8 @@ const (
 	KindQueueFull
 	KindNotLeader
 	KindUnavailable
+	// KindTimeout: the body did not arrive within the server's read timeout (retryable).
+	KindTimeout
 )
 
 // errorTable is the one place that turns an error kind into an answer.
@@ -45,6 +47,7 @@ var errorTable = map[Kind]struct {
 	KindQueueFull:            {http.StatusServiceUnavailable, "QUEUE_FULL"},
 	KindNotLeader:            {http.StatusServiceUnavailable, "NOT_LEADER"},
 	KindUnavailable:          {http.StatusServiceUnavailable, "UNAVAILABLE"},
+	KindTimeout:              {http.StatusRequestTimeout, "REQUEST_TIMEOUT"},
 }
 
 // Error is an error the webhook answers with; a handler or the Domain returns

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -79,6 +80,9 @@ func (s *Server) notify(c echo.Context) error {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return newError(KindTooLarge, "body is over the %d byte limit", limit)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return newError(KindTimeout, "read body: %v", err)
 		}
 		return newError(KindMalformed, "read body: %v", err)
 	}

@@ -8,8 +8,10 @@ import (
 	"encoding/hex"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 
@@ -313,4 +315,25 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+// timeoutReader fails as a connection whose read deadline passed.
+type timeoutReader struct{}
+
+func (timeoutReader) Read([]byte) (int, error) {
+	return 0, &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+}
+
+// TestBodyReadTimeoutIs408: a body the server's read timeout cut off is a
+// retryable 408, not a malformed 400.
+func TestBodyReadTimeoutIs408(t *testing.T) {
+	s := newTestServer(t, &recordingDomain{}, io.Discard)
+	req := httptest.NewRequest(http.MethodPost, "/notifications/main", io.NopCloser(timeoutReader{}))
+	req.Header.Set("Content-Type", "application/vnd.docker.distribution.events.v2+json")
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	rec := httptest.NewRecorder()
+	s.echo.ServeHTTP(rec, req)
+	if rec.Code != http.StatusRequestTimeout {
+		t.Fatalf("answer %d %s, want 408", rec.Code, rec.Body)
+	}
 }

@@ -1,6 +1,7 @@
 package sender
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -242,5 +243,36 @@ func TestDecodeACR(t *testing.T) {
 func TestDecodeUnknownKind(t *testing.T) {
 	if _, err := Decode("nexus", []byte(`{}`)); err == nil {
 		t.Fatal("Decode(nexus) succeeded, want an error")
+	}
+}
+
+// TestDecodeQuayManyTags: 1000 updated_tags (each named twice) become at most
+// MaxQuayTags distinct pushes; every other distinct tag is one Overflow event
+// (skipped as over_limit and counted, left to resync).
+func TestDecodeQuayManyTags(t *testing.T) {
+	var tags []string
+	for i := range 500 {
+		tags = append(tags, fmt.Sprintf("%q", fmt.Sprint("t", i)), fmt.Sprintf("%q", fmt.Sprint("t", i)))
+	}
+	evs, err := Decode(Quay, []byte(`{"repository":"a/b","updated_tags":[`+strings.Join(tags, ",")+`]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	pushes, overflow := 0, 0
+	for _, ev := range evs {
+		if seen[ev.Tag] {
+			t.Fatalf("tag %s twice", ev.Tag)
+		}
+		seen[ev.Tag] = true
+		switch ev.Action {
+		case event.Push:
+			pushes++
+		case event.Overflow:
+			overflow++
+		}
+	}
+	if pushes != MaxQuayTags || overflow != 500-MaxQuayTags {
+		t.Fatalf("%d pushes, %d overflow of %d events; want %d and %d", pushes, overflow, len(evs), MaxQuayTags, 500-MaxQuayTags)
 	}
 }

@@ -8,6 +8,13 @@ type quayBody struct {
 	UpdatedTags []string `json:"updated_tags"`
 }
 
+// MaxQuayTags bounds the pushes one Quay notification becomes: its
+// updated_tags are deduplicated, the first MaxQuayTags distinct tags are
+// queued and each further one is an event.Overflow (skipped as over_limit and
+// counted; resync repairs it). A real push names one tag; a long list is a
+// mirror or bulk retag, which resync handles without crowding the queue.
+const MaxQuayTags = 100
+
 // decodeQuay decodes a repo_push notification: one Push per updated_tags[]
 // entry, with no digest, media type or event id (Quay sends none; the
 // bridge resolves the tag at the configured registry). Quay's Test button
@@ -29,9 +36,21 @@ func decodeQuay(body []byte) ([]event.Event, error) {
 	case n == 2 && b.UpdatedTags[0] == "latest" && b.UpdatedTags[1] == "foo":
 		return []event.Event{{Action: event.Ping, Repository: b.Repository}}, nil
 	}
-	out := make([]event.Event, len(b.UpdatedTags))
-	for i, tag := range b.UpdatedTags {
-		out[i] = event.Event{Action: event.Push, Repository: b.Repository, Tag: tag}
+	out := make([]event.Event, 0, len(b.UpdatedTags))
+	seen := make(map[string]bool, len(b.UpdatedTags))
+	pushes := 0
+	for _, tag := range b.UpdatedTags {
+		if seen[tag] {
+			continue
+		}
+		seen[tag] = true
+		action := event.Push
+		if pushes == MaxQuayTags {
+			action = event.Overflow
+		} else {
+			pushes++
+		}
+		out = append(out, event.Event{Action: action, Repository: b.Repository, Tag: tag})
 	}
 	return out, nil
 }
