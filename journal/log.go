@@ -27,9 +27,10 @@ import (
 //
 // The file is an 8-byte header followed by records: a 4-byte magic, the
 // payload's length and its CRC-32C (little-endian), then the payload, a JSON
-// entry. A record cut short or failing its checksum at the end of the file
-// is what a crash during a write leaves: it is cut off (logged at info).
-// A bad record followed by good ones is damage: its bytes are moved to
+// entry. A record cut short at the end of the file is what a crash during a
+// write leaves: it is cut off (logged at info). A bad record followed by good
+// ones, or a last record at its full length failing its checksum, is damage:
+// its bytes are moved to
 // DIR/journal.log.quarantine (kept, counted by Quarantined, logged at error)
 // and the rest proceeds.
 type Log struct {
@@ -130,6 +131,19 @@ func frameAt(data []byte) (payload []byte, n int, ok bool) {
 		return nil, 0, false
 	}
 	return payload, recHeaderLen + int(l), true
+}
+
+// completeFrame is the length of the record at the start of data when its
+// header is intact and all its bytes are there (its checksum not checked), or 0.
+func completeFrame(data []byte) int {
+	if len(data) < recHeaderLen || binary.LittleEndian.Uint32(data) != recMagic {
+		return 0
+	}
+	l := binary.LittleEndian.Uint32(data[4:])
+	if l > maxRecordLen || uint64(len(data)-recHeaderLen) < uint64(l) {
+		return 0
+	}
+	return recHeaderLen + int(l)
 }
 
 // nextFrame is the offset of the first intact record at or after from, or -1.

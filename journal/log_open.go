@@ -130,6 +130,14 @@ func (l *Log) scan(data []byte) ([]*Job, error) {
 		if !ok {
 			next := nextFrame(data, off+1)
 			if next < 0 {
+				if full := completeFrame(data[off:]); full > 0 {
+					// At its full length a bad checksum is damage, not a torn write.
+					if err := l.quarantine(data[off:off+full], off, errors.New("the last record, complete, fails its checksum")); err != nil {
+						return nil, err
+					}
+					off += full
+					continue
+				}
 				l.log.Info("journal: cut off a torn record at the end of the journal (a crash while it was written; it was never acknowledged)",
 					"file", l.path, "offset", off, "bytes", len(data)-off)
 				break
