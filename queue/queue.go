@@ -131,12 +131,7 @@ func (q *Queue[T]) ReserveOutside(ctx context.Context, n int) error {
 	if n > q.opts.Outside {
 		return fmt.Errorf("reserve %d outside jobs: more than the outside room (%d)", n, q.opts.Outside)
 	}
-	stop := context.AfterFunc(ctx, func() {
-		q.mu.Lock()
-		q.cond.Broadcast()
-		q.mu.Unlock()
-	})
-	defer stop()
+	defer q.wakeWhenDone(ctx)()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for q.outside+n > q.opts.Outside {
@@ -238,12 +233,7 @@ type Lease[T any] struct {
 
 // Next blocks until a job may be worked on, or returns false once ctx ends or the queue is closed.
 func (q *Queue[T]) Next(ctx context.Context) (*Lease[T], bool) {
-	stop := context.AfterFunc(ctx, func() {
-		q.mu.Lock()
-		q.cond.Broadcast()
-		q.mu.Unlock()
-	})
-	defer stop()
+	defer q.wakeWhenDone(ctx)()
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for {
@@ -412,4 +402,14 @@ func (q *Queue[T]) Close() {
 	}
 	clear(q.timers)
 	q.cond.Broadcast()
+}
+
+// wakeWhenDone wakes the queue's waiters when ctx ends, so that a wait on
+// q.cond notices it; the returned func stops that.
+func (q *Queue[T]) wakeWhenDone(ctx context.Context) (stop func() bool) {
+	return context.AfterFunc(ctx, func() {
+		q.mu.Lock()
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	})
 }
