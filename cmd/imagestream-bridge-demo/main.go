@@ -2,7 +2,8 @@
 // OpenShift image-API emulator and the bridge on loopback. Without a command
 // it pushes a multi-layer image and a multi-arch index and prints the image
 // stream tags and one mapping (make demo); `up` keeps the three running for
-// your own pushes (make demo-up); `emulator` serves the emulator alone. It is
+// your own pushes (make demo-up); `push` pushes a random image to a registry
+// (the offline push `up` prints); `emulator` serves the emulator alone. It is
 // a separate binary so that the production binary carries neither an
 // in-memory registry nor the emulator, which are test doubles.
 package main
@@ -66,7 +67,7 @@ tags and the ImageStreamMapping posted, and exits.`,
 	}
 	root.Flags().BoolVarP(&verbose, "verbose", "v", false, "show the bridge's log")
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newUpCommand(), newEmulatorCommand())
+	root.AddCommand(newUpCommand(), newPushCommand(), newEmulatorCommand())
 	return root
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"os/exec"
 	"regexp"
 	"strings"
@@ -16,8 +17,6 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
-
-	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
 
 // syncBuffer is a bytes.Buffer safe for the command's writes and the test's reads.
@@ -38,11 +37,12 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// TestUpLocalPath runs `imagestream-bridge-demo up` as a user would, pushes
-// an image with go-containerregistry to the registry it printed, and reads the
-// image stream and the imagestreamtag from the emulator it printed, through
-// client-go's discovery (as kubectl resolves "imagestreamtags") and the
-// OpenShift image clientset; with kubectl installed, through kubectl too.
+// TestUpLocalPath runs `imagestream-bridge-demo up` as a user would, runs
+// the offline push it prints first (the demo's own push command: nothing but
+// the local registry), and reads the image stream and the imagestreamtag from
+// the emulator it printed, through client-go's discovery (as kubectl resolves
+// "imagestreamtags") and the OpenShift image clientset; with kubectl
+// installed, through kubectl too.
 func TestUpLocalPath(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	var out, errOut syncBuffer
@@ -62,28 +62,41 @@ func TestUpLocalPath(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	text := out.String()
-	host := regexp.MustCompile(`crane copy --insecure \S+ (127\.0\.0\.1:\d+)/demo/busybox:latest`).FindStringSubmatch(text)
+	// The first command under the push heading is the offline one.
+	first := regexp.MustCompile(`Push an image into namespace "demo"[^\n]*\n  (\S+) (push (127\.0\.0\.1:\d+)/demo/app:v2)\n`).FindStringSubmatch(text)
 	api := regexp.MustCompile(`(?m)^api server (http://127\.0\.0\.1:\d+) `).FindStringSubmatch(text)
 	kc := regexp.MustCompile(`(?m)^kubeconfig (\S+)$`).FindStringSubmatch(text)
-	if host == nil || api == nil || kc == nil {
-		t.Fatalf("up output lacks the registry, api server or kubeconfig lines:\n%s", text)
+	if first == nil || api == nil || kc == nil {
+		t.Fatalf("up output lacks the offline push as the first option, the api server or the kubeconfig line:\n%s", text)
 	}
-	for _, want := range []string{"skopeo copy --dest-tls-verify=false", "podman push --tls-verify=false",
-		"curl -s " + api[1] + "/apis/image.openshift.io/v1/namespaces/demo/imagestreams/busybox",
+	if first[1] != os.Args[0] {
+		t.Errorf("the offline push runs %q, want this binary %q", first[1], os.Args[0])
+	}
+	host := first[3]
+	for _, want := range []string{
+		"crane copy --insecure docker.io/library/busybox:latest " + host + "/demo/app:v2",
+		"skopeo copy --dest-tls-verify=false", "podman push --tls-verify=false",
+		"curl -s " + api[1] + "/apis/image.openshift.io/v1/namespaces/demo/imagestreams/app",
+		"curl -s " + api[1] + "/apis/image.openshift.io/v1/namespaces/demo/imagestreamtags/app:v2",
 		"oc --server " + api[1] + " get imagestreams,imagestreamtags -n demo"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("up output lacks %q", want)
 		}
 	}
+	if strings.Index(text, "crane copy") < strings.Index(text, " push "+host) {
+		t.Errorf("the Docker Hub lines come before the offline push:\n%s", text)
+	}
 
-	img, err := sandbox.RandomImage(2, false, "amd64")
-	if err != nil {
-		t.Fatal(err)
+	// Run the printed offline push, arguments as printed.
+	var pushOut, pushErr bytes.Buffer
+	if code := run(ctx, strings.Fields(first[2]), &pushOut, &pushErr); code != 0 {
+		t.Fatalf("%s exited %d: %s%s", first[2], code, pushOut.String(), pushErr.String())
 	}
-	if err := sandbox.Push(host[1], "demo/busybox", "latest", img); err != nil {
-		t.Fatal(err)
+	pushed := regexp.MustCompile(`^pushed ` + regexp.QuoteMeta(host) + `/demo/app:v2@(sha256:[0-9a-f]{64}) \(2 layers\)\n$`).FindStringSubmatch(pushOut.String())
+	if pushed == nil {
+		t.Fatalf("push printed %q", pushOut.String())
 	}
-	digest, _ := img.Digest()
+	digest := pushed[1]
 
 	rc := &rest.Config{Host: api[1]}
 	dc, err := discovery.NewDiscoveryClientForConfig(rc)
@@ -111,38 +124,38 @@ func TestUpLocalPath(t *testing.T) {
 	}
 	var latest string
 	deadline = time.Now().Add(20 * time.Second)
-	for latest != digest.String() {
+	for latest != digest {
 		if time.Now().After(deadline) {
-			t.Fatalf("image stream tag demo/busybox:latest is %q, want %s", latest, digest)
+			t.Fatalf("image stream tag demo/app:v2 is %q, want %s", latest, digest)
 		}
 		time.Sleep(50 * time.Millisecond)
-		if s, err := cs.ImageV1().ImageStreams("demo").Get(ctx, "busybox", metav1.GetOptions{}); err == nil {
+		if s, err := cs.ImageV1().ImageStreams("demo").Get(ctx, "app", metav1.GetOptions{}); err == nil {
 			for _, tag := range s.Status.Tags {
-				if tag.Tag == "latest" && len(tag.Items) > 0 {
+				if tag.Tag == "v2" && len(tag.Items) > 0 {
 					latest = tag.Items[0].Image
 				}
 			}
 		}
 	}
-	ist, err := cs.ImageV1().ImageStreamTags("demo").Get(ctx, "busybox:latest", metav1.GetOptions{})
+	ist, err := cs.ImageV1().ImageStreamTags("demo").Get(ctx, "app:v2", metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("get imagestreamtag: %v", err)
 	}
-	if ist.Image.Name != digest.String() || !strings.HasSuffix(ist.Image.DockerImageReference, "/demo/busybox@"+digest.String()) ||
+	if ist.Image.Name != digest || !strings.HasSuffix(ist.Image.DockerImageReference, "/demo/app@"+digest) ||
 		len(ist.Image.DockerImageLayers) != 2 || ist.Image.DockerImageManifest != "" {
 		t.Errorf("imagestreamtag image: name %s ref %s layers %d manifest %d bytes", ist.Image.Name,
 			ist.Image.DockerImageReference, len(ist.Image.DockerImageLayers), len(ist.Image.DockerImageManifest))
 	}
 	list, err := cs.ImageV1().ImageStreamTags("demo").List(ctx, metav1.ListOptions{})
-	if err != nil || len(list.Items) != 1 || list.Items[0].Name != "busybox:latest" || list.Items[0].Image.Name != digest.String() {
+	if err != nil || len(list.Items) != 1 || list.Items[0].Name != "app:v2" || list.Items[0].Image.Name != digest {
 		t.Errorf("list imagestreamtags: %v %+v", err, list)
 	}
 
 	if kubectl, err := exec.LookPath("kubectl"); err == nil {
 		cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kc[1], "get", "imagestreams,imagestreamtags", "-n", "demo")
 		b, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(b), "imagestream.image.openshift.io/busybox") ||
-			!strings.Contains(string(b), "imagestreamtag.image.openshift.io/busybox:latest") {
+		if err != nil || !strings.Contains(string(b), "imagestream.image.openshift.io/app") ||
+			!strings.Contains(string(b), "imagestreamtag.image.openshift.io/app:v2") {
 			t.Errorf("kubectl get: %v\n%s", err, b)
 		}
 	}
@@ -160,6 +173,10 @@ func TestUsage(t *testing.T) {
 		{[]string{"emulator", "--help"}, 0, "--namespaces string"},
 		{[]string{"up", "--help"}, 0, "up starts the same three parts"},
 		{[]string{"frob"}, 2, `unknown command "frob"`},
+		{[]string{"push"}, 2, "takes exactly one image reference"},
+		{[]string{"push", "127.0.0.1:1/demo/app"}, 2, "parse image reference"},
+		{[]string{"push", "--layers", "0", "127.0.0.1:1/demo/app:v2"}, 2, "--layers must be between 1 and 20"},
+		{[]string{"push", "--help"}, 0, "push builds a small random image"},
 	} {
 		var out, errOut bytes.Buffer
 		code := run(t.Context(), tc.args, &out, &errOut)

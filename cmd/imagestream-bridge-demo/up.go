@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"text/template"
 
 	"github.com/spf13/cobra"
@@ -16,9 +17,10 @@ func newUpCommand() *cobra.Command {
 		Use:   "up [-v]",
 		Short: "Keep a registry, the image-API emulator and the bridge running, and print what to type",
 		Long: `up starts the same three parts as the demo and keeps them running until Ctrl-C: push
-any image to the registry (crane, skopeo or podman; it is plain HTTP on loopback) and
-read the image stream from the emulator with curl, kubectl or oc. Everything lives in
-memory and is gone when it stops.`,
+an image to the registry (with this binary's push command, which needs nothing but the
+registry, or with crane, skopeo or podman; it is plain HTTP on loopback) and read the
+image stream from the emulator with curl, kubectl or oc. Everything lives in memory and
+is gone when it stops.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logOut := io.Discard
@@ -30,7 +32,7 @@ memory and is gone when it stops.`,
 			if err != nil {
 				return err
 			}
-			if err := printUp(cmd.OutOrStdout(), st); err != nil {
+			if err := printUp(cmd.OutOrStdout(), st, os.Args[0]); err != nil {
 				st.Close()
 				return err
 			}
@@ -48,23 +50,28 @@ api server {{.API}} (OpenShift image-API emulator)
 bridge     {{.Bridge}}/notifications/demo
 kubeconfig {{.Kubeconfig}}
 
-Push an image into namespace "demo" (any of these; the first path component is the namespace):
-  crane copy --insecure docker.io/library/busybox:latest {{.Host}}/demo/busybox:latest
-  skopeo copy --dest-tls-verify=false docker://docker.io/library/busybox:latest docker://{{.Host}}/demo/busybox:latest
-  podman push --tls-verify=false busybox:latest {{.Host}}/demo/busybox:latest
+Push an image into namespace "demo" (the first path component is the namespace; run it again for a new image):
+  {{.Self}} push {{.Host}}/demo/app:v2
+
+Or copy one from Docker Hub (needs the internet), with any of these:
+  crane copy --insecure docker.io/library/busybox:latest {{.Host}}/demo/app:v2
+  skopeo copy --dest-tls-verify=false docker://docker.io/library/busybox:latest docker://{{.Host}}/demo/app:v2
+  podman push --tls-verify=false busybox:latest {{.Host}}/demo/app:v2
 
 Read the image stream and its tags:
-  curl -s {{.API}}/apis/image.openshift.io/v1/namespaces/demo/imagestreams/busybox
-  curl -s {{.API}}/apis/image.openshift.io/v1/namespaces/demo/imagestreamtags/busybox:latest
+  curl -s {{.API}}/apis/image.openshift.io/v1/namespaces/demo/imagestreams/app
+  curl -s {{.API}}/apis/image.openshift.io/v1/namespaces/demo/imagestreamtags/app:v2
   kubectl --kubeconfig {{.Kubeconfig}} get imagestreams,imagestreamtags -n demo
   oc --server {{.API}} get imagestreams,imagestreamtags -n demo
 
 Ctrl-C stops everything.
 `))
 
-func printUp(w io.Writer, st *loopback.Stack) error {
+// printUp prints what to type; self is how to run this binary again
+// (os.Args[0]: bin/imagestream-bridge-demo under make demo-up).
+func printUp(w io.Writer, st *loopback.Stack, self string) error {
 	return upText.Execute(w, map[string]string{
 		"Registry": st.Registry.URL, "Host": st.Registry.Host, "API": st.API.URL, "Bridge": st.Bridge.URL,
-		"Kubeconfig": st.Kubeconfig,
+		"Kubeconfig": st.Kubeconfig, "Self": self,
 	})
 }
