@@ -9,7 +9,8 @@
 // at the stream update as the server's whitelister matches it, the image
 // LimitRange admission), serves image stream lists, ImageStreamTags (get, which
 // re-runs the metadata pass and fails with it, list, and delete as the
-// server's REST does it), Images and
+// server's REST does it), Images (each also as the Table kubectl get asks
+// for, with the server's printer columns) and
 // coordination.k8s.io Leases, and can inject faults. Each New emulator is one
 // cluster and shares no state with another: run one per cluster.
 package emulator

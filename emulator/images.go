@@ -359,7 +359,7 @@ func (e *Emulator) getStream(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apierrors.NewNotFound(schema.GroupResource{Group: group, Resource: "imagestreams"}, r.PathValue("name")))
 		return
 	}
-	writeJSON(w, http.StatusOK, s)
+	e.writeObject(w, r, s)
 }
 
 func (e *Emulator) listStreams(w http.ResponseWriter, r *http.Request) {
@@ -374,7 +374,7 @@ func (e *Emulator) listStreams(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	list.ResourceVersion = fmt.Sprint(e.rv)
 	e.mu.Unlock()
-	writeJSON(w, http.StatusOK, &list)
+	e.writeObject(w, r, &list)
 }
 
 func (e *Emulator) createImage(w http.ResponseWriter, r *http.Request) {
@@ -403,5 +403,5 @@ func (e *Emulator) getImage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apierrors.NewNotFound(schema.GroupResource{Group: group, Resource: "images"}, r.PathValue("name")))
 		return
 	}
-	writeJSON(w, http.StatusOK, img)
+	e.writeObject(w, r, img)
 }

@@ -67,7 +67,7 @@ func (e *Emulator) getStreamTag(w http.ResponseWriter, r *http.Request) {
 		writeError(w, apierrors.NewInternalError(err))
 		return
 	}
-	writeJSON(w, http.StatusOK, ist)
+	e.writeObject(w, r, ist)
 }
 
 func (e *Emulator) listStreamTags(w http.ResponseWriter, r *http.Request) {
@@ -89,7 +89,7 @@ func (e *Emulator) listStreamTags(w http.ResponseWriter, r *http.Request) {
 	e.mu.Lock()
 	list.ResourceVersion = fmt.Sprint(e.rv)
 	e.mu.Unlock()
-	writeJSON(w, http.StatusOK, &list)
+	e.writeObject(w, r, &list)
 }
 
 // latestEvent is the tag's newest history entry, or nil when it has none.

@@ -75,8 +75,16 @@ func demo(ctx context.Context, verbose bool, stdout, stderr io.Writer) (err erro
 			break
 		}
 	}
+	fmt.Fprint(stdout, nextStep)
 	return nil
 }
+
+// nextStep ends the demo: what to try after it.
+const nextStep = `
+Next: push your own images. make demo-up (bin/imagestream-bridge-demo up) keeps a registry, the emulator and
+the bridge running and prints what to type: a push that needs no internet, then curl, kubectl and oc lines
+that read the image streams. See "Try it locally" in docs/operations.md.
+`
 
 func printMapping(w io.Writer, m imagev1.ImageStreamMapping) {
 	m.Image.DockerImageManifest = shorten(m.Image.DockerImageManifest)

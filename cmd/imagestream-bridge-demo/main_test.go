@@ -154,10 +154,31 @@ func TestUpLocalPath(t *testing.T) {
 	if kubectl, err := exec.LookPath("kubectl"); err == nil {
 		cmd := exec.CommandContext(ctx, kubectl, "--kubeconfig", kc[1], "get", "imagestreams,imagestreamtags", "-n", "demo")
 		b, err := cmd.CombinedOutput()
-		if err != nil || !strings.Contains(string(b), "imagestream.image.openshift.io/app") ||
-			!strings.Contains(string(b), "imagestreamtag.image.openshift.io/app:v2") {
+		// The server's printer columns (a Table), not only NAME and AGE.
+		if err != nil || !regexp.MustCompile(`(?m)^NAME +IMAGE REPOSITORY +TAGS +UPDATED$`).Match(b) ||
+			!regexp.MustCompile(`(?m)^imagestream.image.openshift.io/app +\S+/demo/app +v2 +\S`).Match(b) ||
+			!regexp.MustCompile(`(?m)^NAME +IMAGE REFERENCE +UPDATED$`).Match(b) ||
+			!regexp.MustCompile(`(?m)^imagestreamtag.image.openshift.io/app:v2 +`+regexp.QuoteMeta(host+"/demo/app@"+digest)+` +\S`).Match(b) {
 			t.Errorf("kubectl get: %v\n%s", err, b)
 		}
+	}
+}
+
+// TestDemo runs the demo as make demo does: both pushes reach the image
+// streams, and it ends with what to try next.
+func TestDemo(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := run(t.Context(), nil, &out, &errOut); code != 0 {
+		t.Fatalf("demo exited %d: %s%s", code, out.String(), errOut.String())
+	}
+	text := out.String()
+	for _, want := range []string{"image stream tags appeared", `"kind": "ImageStreamMapping"`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, text)
+		}
+	}
+	if !strings.HasSuffix(text, nextStep) || !strings.Contains(nextStep, "make demo-up") {
+		t.Errorf("demo output does not end with the next step:\n%s", text)
 	}
 }
 
