@@ -59,8 +59,9 @@ image:
 		-t $(IMAGE) .
 
 # promcheck validates the chart's alert rules with promtool and evaluates every dashboard
-# and alert expression on a real Prometheus scraping a real bridge (installs Debian's
-# prometheus package when missing, as root).
+# and alert expression on a real Prometheus scraping a real bridge. It needs prometheus and
+# promtool on PATH; when they are missing it installs Debian's prometheus package with apt-get,
+# only as root, showing apt's output (README, Development).
 promcheck:
 	GO=$(GO) bash hack/promcheck/promcheck.sh
 
