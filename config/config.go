@@ -40,7 +40,7 @@ type Config struct {
 	QueueSize int `json:"queueSize"`
 	// Workers is how many tags are applied in parallel. Default 8.
 	Workers int `json:"workers"`
-	// ResyncInterval is how often serve reconciles registry tags with image streams; "0s" disables. Default 10m.
+	// ResyncInterval is how often serve reconciles registry tags with image streams, after a pass at start; "0s" disables both. Default 10m.
 	ResyncInterval *Duration `json:"resyncInterval"`
 	// ShutdownTimeout bounds graceful shutdown. Default 20s.
 	ShutdownTimeout Duration `json:"shutdownTimeout"`

@@ -150,7 +150,7 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 		childFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "child_image_failures_total",
 			Help: "Manifest list children whose Image could not be created (createChildImages); the list is mapped anyway."}, []string{"registry"}),
 		journalQuarantined: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "journal_quarantined_records",
-			Help: "Damaged journal records moved aside to the quarantine bucket (kept for inspection)."}),
+			Help: "Damaged journal records moved aside to the file journal.log.quarantine (kept for inspection)."}),
 		failedEvicted: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "failed_events_evicted",
 			Help: "Failed-list entries dropped by its bound since start (oldest first)."}),
 		workersStalled: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "workers_stalled",

@@ -1,0 +1,291 @@
+// Package docs holds no code: its test ties the claims of the documentation
+// that drift as the code moves (status codes, file names, alerts, metric
+// names) to what the code does.
+package docs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
+	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/metrics"
+	"github.com/imagestream-bridge/imagestream-bridge/sandbox/loopback"
+)
+
+// docFiles are the texts a user reads: README, docs, the chart's README,
+// values, alert rules and dashboard, and the example config.
+func docFiles(t *testing.T) map[string]string {
+	t.Helper()
+	paths := []string{"../README.md", "../config.example.yaml", "../charts/imagestream-bridge/README.md",
+		"../charts/imagestream-bridge/values.yaml", "../charts/imagestream-bridge/alerts/imagestream-bridge.rules.yaml",
+		"../charts/imagestream-bridge/dashboards/imagestream-bridge.json", "../hack/promcheck/rules_test.yaml"}
+	mds, err := filepath.Glob("*.md")
+	if err != nil || len(mds) == 0 {
+		t.Fatalf("no docs/*.md: %v", err)
+	}
+	paths = append(paths, mds...)
+	out := map[string]string{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[strings.TrimPrefix(p, "../")] = string(b)
+	}
+	return out
+}
+
+// unknownRegistryClaims find a status code stated for a registry name the
+// bridge does not know: "401 (unknown registry", "| unknown registry in the
+// path | 401", "the registry name in the URL is not ... (404)".
+var unknownRegistryClaims = []*regexp.Regexp{
+	regexp.MustCompile(`\b([1-5]\d\d)\b[^|.\n]{0,40}?\b(?:unknown registry|registry name)`),
+	regexp.MustCompile(`(?:unknown registry|registry name)[^|.\n]{0,60}?\(([1-5]\d\d)\)`),
+	regexp.MustCompile(`unknown registry[^|\n]*\|\s*([1-5]\d\d)\b`),
+}
+
+// unknownRegistryRow finds a troubleshooting row: "| `code="404"` | | the
+// path's registry name is not in ...".
+var unknownRegistryRow = regexp.MustCompile(`(?m)^\|[^\n]*code="([1-5]\d\d)"[^\n]*(?:unknown registry|registry name)`)
+
+// TestUnknownRegistryStatus: what the docs say a notification for an
+// unknown registry name gets is what the running bridge answers.
+func TestUnknownRegistryStatus(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	st, err := loopback.Start(ctx, loopback.Options{Registry: "main", Token: "docs-token"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, st.Bridge.URL+"/notifications/no-such-registry", strings.NewReader(`{"events":[]}`))
+	req.Header.Set("Authorization", "Bearer docs-token")
+	req.Header.Set("Content-Type", "application/vnd.docker.distribution.events.v2+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	answer := fmt.Sprint(resp.StatusCode)
+
+	claims := 0
+	for name, text := range docFiles(t) {
+		found := unknownRegistryRow.FindAllStringSubmatch(text, -1)
+		// Sentences wrap: match across line ends (table rows stay apart at their "|").
+		joined := regexp.MustCompile(`\s*\n\s*`).ReplaceAllString(text, " ")
+		for _, re := range unknownRegistryClaims {
+			found = append(found, re.FindAllStringSubmatch(joined, -1)...)
+		}
+		for _, m := range found {
+			claims++
+			if m[1] != answer {
+				t.Errorf("%s says an unknown registry gets %s; the bridge answers %s: %q", name, m[1], answer, m[0])
+			}
+		}
+	}
+	t.Logf("%d claims about the unknown registry's status checked", claims)
+	if claims < 3 {
+		t.Errorf("found %d claims about the unknown registry's status (troubleshooting, senders, security state it); is the pattern stale?", claims)
+	}
+}
+
+// TestJournalFileNames: the file names the docs give the journal's files
+// (dataDir/journal.log, journal.log.quarantine, journal.created, journal.db,
+// journal.db.migrated) are the files the journal writes; a "quarantine
+// bucket" is only the old bbolt file's.
+func TestJournalFileNames(t *testing.T) {
+	ctx := t.Context()
+	written := map[string]bool{}
+	list := func(dir string) {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			written[e.Name()] = true
+		}
+	}
+	job := func(i int) []*journal.Job {
+		return []*journal.Job{{ID: fmt.Sprint("e", i), Namespace: "ns", Stream: "s", Tag: fmt.Sprint("t", i), Digest: "sha256:x"}}
+	}
+
+	// The log, its marker, and a damaged record between good ones: quarantined.
+	dir := t.TempDir()
+	quiet := journal.WithLogger(slog.New(slog.DiscardHandler))
+	l, err := journal.Open(dir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ends []int64
+	for i := range 5 {
+		if err := l.Append(ctx, job(i)); err != nil {
+			t.Fatal(err)
+		}
+		ends = append(ends, l.Size())
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	list(dir)
+	var logName string
+	for name := range written {
+		if strings.HasPrefix(name, "journal.") && !strings.Contains(name, "created") {
+			logName = name
+		}
+	}
+	p := filepath.Join(dir, logName)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[(ends[1]+ends[2])/2] ^= 0x40 // inside the third record
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if l, err = journal.Open(dir, quiet); err != nil {
+		t.Fatal(err)
+	}
+	if l.Quarantined() != 1 {
+		t.Errorf("a damaged record between good ones: quarantined %d, want 1", l.Quarantined())
+	}
+	l.Close()
+	list(dir)
+
+	// An old bbolt journal, migrated at start.
+	dir = t.TempDir()
+	b, err := journal.OpenBolt(dir, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Append(ctx, job(0)); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	list(dir)
+	if l, err = journal.Open(dir, quiet); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	list(dir)
+
+	mentioned := map[string][]string{}
+	fileName := regexp.MustCompile("`(?:dataDir/)?(journal\\.[a-z]+(?:\\.[a-z]+)*)`")
+	for name, text := range docFiles(t) {
+		for _, m := range fileName.FindAllStringSubmatch(text, -1) {
+			mentioned[m[1]] = append(mentioned[m[1]], name)
+		}
+		for i, line := range strings.Split(text, "\n") {
+			if regexp.MustCompile("`quarantine` bucket|bucket `quarantine`").MatchString(line) && !strings.Contains(line, "journal.db") {
+				t.Errorf("%s:%d: a quarantine bucket outside the old bbolt journal (the log quarantines to a file): %s", name, i+1, line)
+			}
+		}
+	}
+	for f, where := range mentioned {
+		if !written[f] {
+			t.Errorf("%v name the journal file %s; the journal writes %v", where, f, keys(written))
+		}
+	}
+	for _, f := range []string{"journal.log", "journal.log.quarantine"} {
+		if written[f] && len(mentioned[f]) == 0 {
+			t.Errorf("the journal writes %s; no doc names it", f)
+		}
+	}
+}
+
+// TestAlertsDocumented: the chart's alerts are the alerts of operations.md's
+// table and of troubleshooting.md's runbooks, no more, no fewer.
+func TestAlertsDocumented(t *testing.T) {
+	docs := docFiles(t)
+	find := func(re, text string) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(re).FindAllStringSubmatch(text, -1) {
+			out = append(out, m[1])
+		}
+		sort.Strings(out)
+		return out
+	}
+	rules := find(`(?m)^\s*- alert: (\S+)$`, docs["charts/imagestream-bridge/alerts/imagestream-bridge.rules.yaml"])
+	if len(rules) < 5 {
+		t.Fatalf("found %d alerts in the chart's rules", len(rules))
+	}
+	for file, re := range map[string]string{
+		"operations.md":      "(?m)^\\| `(ImagestreamBridge[A-Za-z]+)` \\|",
+		"troubleshooting.md": `(?m)^### (ImagestreamBridge[A-Za-z]+)$`,
+	} {
+		if diff := cmp.Diff(rules, find(re, docs[file])); diff != "" {
+			t.Errorf("the chart's alerts (-) and %s (+) differ:\n%s", file, diff)
+		}
+	}
+}
+
+// metricToken is a backticked metric name, with the prefix or without it
+// (troubleshooting.md writes `retries_total{stage,reason}`).
+var metricToken = regexp.MustCompile("`(?:imagestream_bridge_)?([a-z][a-z0-9_]*_(?:total|seconds|bytes|records|evicted|depth|capacity|up|info|stalled|count|sum|bucket))(?:\\{[^`]*\\})?`")
+
+// TestMetricNamesExist: every metric a doc names (docs/metrics.md is held to
+// /metrics by metrics.TestDocumentedMetricsMatch) is one the bridge
+// registers, with the prefix or without it.
+func TestMetricNamesExist(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	metrics.New(reg, "test", metrics.Labels{Registries: []string{"main"}, Senders: map[string]string{"main": "distribution"},
+		SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(), RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages()})
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := map[string]bool{}
+	for _, f := range families {
+		served[f.GetName()] = true
+	}
+	known := func(name string) bool {
+		for _, suffix := range []string{"", "_bucket", "_sum", "_count"} {
+			if base, ok := strings.CutSuffix(name, suffix); ok && served[metrics.Namespace+"_"+base] {
+				return true
+			}
+		}
+		return false
+	}
+	checked := 0
+	for name, text := range docFiles(t) {
+		for _, m := range regexp.MustCompile(`\bimagestream_bridge_[a-z0-9_]+`).FindAllString(text, -1) {
+			checked++
+			if !known(strings.TrimPrefix(m, metrics.Namespace+"_")) {
+				t.Errorf("%s names metric %s; the bridge registers no such metric", name, m)
+			}
+		}
+		for _, m := range metricToken.FindAllStringSubmatch(text, -1) {
+			if strings.HasPrefix(m[1], "go_") || strings.HasPrefix(m[1], "process_") {
+				continue
+			}
+			checked++
+			if !known(m[1]) {
+				t.Errorf("%s names metric %s; the bridge registers no such metric", name, m[0])
+			}
+		}
+	}
+	if checked < 50 {
+		t.Errorf("checked only %d metric names; is the pattern stale?", checked)
+	}
+}
+
+func keys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
