@@ -289,3 +289,36 @@ func keys(m map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestReadmeRBACSummary: the README's RBAC summary names every resource and
+// verb of rbac.md's table (which a chart test holds to the rendered rules).
+func TestReadmeRBACSummary(t *testing.T) {
+	docs := docFiles(t)
+	readme := docs["README.md"]
+	start := strings.Index(readme, "## RBAC")
+	end := strings.Index(readme[start+1:], "\n## ")
+	if start < 0 || end < 0 {
+		t.Fatal("README.md has no RBAC section")
+	}
+	summary := strings.ReplaceAll(readme[start:start+1+end], "\n", " ")
+	rows := regexp.MustCompile("(?m)^\\| `[a-z0-9.]+` \\| `([a-z]+)` \\| ([^|]+) \\|").FindAllStringSubmatch(docs["rbac.md"], -1)
+	if len(rows) < 5 {
+		t.Fatalf("found %d rows in rbac.md's table", len(rows))
+	}
+	for _, r := range rows {
+		resource := r[1]
+		// The resource's clause: from the ";" or "." before its name.
+		i := strings.Index(summary, "`"+resource+"`")
+		if i < 0 {
+			t.Errorf("README's RBAC summary lacks %s (rbac.md grants %s)", resource, strings.TrimSpace(r[2]))
+			continue
+		}
+		j := strings.LastIndexAny(summary[:i], ";.")
+		clause := summary[j+1 : i]
+		for _, verb := range regexp.MustCompile("`([a-z]+)`").FindAllStringSubmatch(r[2], -1) {
+			if !strings.Contains(clause, "`"+verb[1]+"`") {
+				t.Errorf("README's RBAC summary gives %s without %s (rbac.md: %s): %q", resource, verb[1], strings.TrimSpace(r[2]), clause)
+			}
+		}
+	}
+}

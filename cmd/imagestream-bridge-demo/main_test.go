@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -85,6 +86,17 @@ func TestUpLocalPath(t *testing.T) {
 	}
 	if strings.Index(text, "crane copy") < strings.Index(text, " push "+host) {
 		t.Errorf("the Docker Hub lines come before the offline push:\n%s", text)
+	}
+
+	// docs/operations.md shows this block as printed, ports and directory as placeholders.
+	block := text[strings.Index(text, "Push an image"):strings.Index(text, "\nCtrl-C")]
+	block = strings.NewReplacer(first[1]+" push", "bin/imagestream-bridge-demo push", api[1], "http://127.0.0.1:APIPORT",
+		host, "127.0.0.1:PORT", filepath.Dir(kc[1]), "/tmp/imagestream-bridge-sandbox-NNN").Replace(block)
+	if doc, err := os.ReadFile("../../docs/operations.md"); err != nil || !strings.Contains(string(doc), block) {
+		t.Errorf("docs/operations.md (%v) does not show what up prints:\n%s", err, block)
+	}
+	if !regexp.MustCompile(`^imagestream-bridge-sandbox-\d+$`).MatchString(filepath.Base(filepath.Dir(kc[1]))) {
+		t.Errorf("kubeconfig %s is not in the imagestream-bridge-sandbox-NNN directory the docs name", kc[1])
 	}
 
 	// Run the printed offline push, arguments as printed.
