@@ -13,7 +13,7 @@ import (
 	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/event"
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/eventlog"
 	"github.com/imagestream-bridge/imagestream-bridge/metrics"
 	"github.com/imagestream-bridge/imagestream-bridge/openshift"
 	"github.com/imagestream-bridge/imagestream-bridge/registry"
@@ -31,12 +31,23 @@ type instance struct {
 	// apis has one image API client per cluster; health tracks them.
 	apis   map[string]*openshift.API
 	health *clusterHealth
-	store  journal.Store
+	events *eventlog.Log
 	bridge *bridge.Bridge
 }
 
-// build assembles the domain from cfg. Close releases the journal.
-func build(cfg *config.Config, log *slog.Logger) (*instance, error) {
+// logMode says which event log build opens.
+type logMode int
+
+const (
+	// configuredLog is cfg.NATS: the embedded server on dataDir, or the cluster.
+	configuredLog logMode = iota
+	// privateLog is an embedded server in memory, whatever the config says: a
+	// one-shot command never consumes the log of a running serve.
+	privateLog
+)
+
+// build assembles the domain from cfg. Close releases the event log.
+func build(ctx context.Context, cfg *config.Config, log *slog.Logger, mode logMode) (*instance, error) {
 	reg := prometheus.NewRegistry()
 	names := make([]string, 0, len(cfg.Registries))
 	senders := map[string]string{}
@@ -96,25 +107,51 @@ func build(cfg *config.Config, log *slog.Logger) (*instance, error) {
 		}
 		fetchers[name] = client
 	}
-	var store journal.Store = journal.NewMemory()
-	if cfg.DataDir != "" {
-		var err error
-		if store, err = journal.Open(cfg.DataDir, journal.WithLogger(log)); err != nil {
-			return nil, err
-		}
+	events, err := openLog(ctx, cfg, log, mode)
+	if err != nil {
+		return nil, err
 	}
 	b, err := bridge.New(cfg, bridge.Deps{API: apis[config.DefaultCluster], Clusters: others, Fetchers: fetchers,
-		Store: store, Observer: m, Log: log})
+		Events: events, Observer: m, Log: log})
 	if err != nil {
-		store.Close()
+		events.Close()
 		return nil, err
 	}
 	return &instance{cfg: cfg, log: log, reg: reg, metrics: m, rest: rc, apis: apis, health: health,
-		store: store, bridge: b}, nil
+		events: events, bridge: b}, nil
 }
 
-// Close releases the journal.
-func (in *instance) Close() error { return in.store.Close() }
+// openLog opens the event log cfg.NATS configures (or a private one) and
+// imports a journal an older version left in dataDir.
+func openLog(ctx context.Context, cfg *config.Config, log *slog.Logger, mode logMode) (*eventlog.Log, error) {
+	o := eventlog.Options{Stream: cfg.NATS.Stream, MaxPending: cfg.QueueSize, Logger: log}
+	if mode == privateLog {
+		o.Stream = ""
+	} else if cfg.NATS.Embedded() {
+		o.DataDir = cfg.DataDir
+	} else {
+		url, err := cfg.NATS.ServerURL()
+		if err != nil {
+			return nil, err
+		}
+		o.URL, o.Replicas, o.CredsFile = url, cfg.NATS.Replicas, cfg.NATS.CredsFile
+		o.CAFile, o.CertFile, o.KeyFile = cfg.NATS.TLS.CAFile, cfg.NATS.TLS.CertFile, cfg.NATS.TLS.KeyFile
+	}
+	events, err := eventlog.Open(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	if mode == configuredLog && cfg.DataDir != "" {
+		if _, _, err := events.Import(ctx, cfg.DataDir); err != nil {
+			events.Close()
+			return nil, err
+		}
+	}
+	return events, nil
+}
+
+// Close releases the event log.
+func (in *instance) Close() error { return in.events.Close() }
 
 // newWebhook builds the HTTP face in front of the domain.
 func (in *instance) newWebhook() (*webhook.Server, error) {
@@ -143,16 +180,25 @@ func (d domain) Accept(ctx context.Context, registry string, evs []event.Event) 
 	for i, s := range skips {
 		queued[i] = s == ""
 	}
-	if errors.Is(err, bridge.ErrQueueFull) {
+	switch {
+	case errors.Is(err, bridge.ErrQueueFull):
 		err = &webhook.Error{Kind: webhook.KindQueueFull, Message: err.Error(), RetryAfter: time.Second}
+	case errors.Is(err, bridge.ErrLogUnavailable):
+		err = &webhook.Error{Kind: webhook.KindUnavailable, Message: err.Error(), RetryAfter: eventlog.RetryAfter}
 	}
 	return queued, err
 }
 
 func (d domain) Failed() (any, error) {
-	list, err := d.Bridge.Failed()
+	list, err := d.Bridge.Failed(context.Background())
 	if list == nil {
-		list = []journal.Failed{}
+		list = []bridge.FailedJob{}
 	}
 	return list, err
 }
+
+func (d domain) Replay(seqs []uint64) (int, error) {
+	return d.Bridge.Replay(context.Background(), seqs)
+}
+
+func (d domain) Drop(seqs []uint64) (int, error) { return d.Bridge.Drop(context.Background(), seqs) }

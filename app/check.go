@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -19,7 +20,7 @@ import (
 // starts; the config command runs exactly this. Config problems and the
 // kubeconfig's are reported together (errors.Join), each naming its key; when
 // both are fine, the parts are assembled once (registry clients, token files,
-// CA bundles, the TLS key pair) without opening the journal or a port.
+// CA bundles, the TLS key pair) without opening the event log or a port.
 func LoadConfig(file string) (*config.Config, error) {
 	cfg, _, err := loadConfig(file)
 	return cfg, err
@@ -67,12 +68,12 @@ func contents(cfg *config.Config) error {
 	return errors.Join(errs...)
 }
 
-// assemble builds every part from cfg with a memory journal and discards it:
-// what build and the listener would refuse is refused here.
+// assemble builds every part from cfg with a private event log in memory and
+// discards it: what build and the listener would refuse is refused here.
 func assemble(cfg *config.Config) error {
 	dry := *cfg
 	dry.DataDir = ""
-	in, err := build(&dry, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	in, err := build(context.Background(), &dry, slog.New(slog.NewTextHandler(io.Discard, nil)), privateLog)
 	if err != nil {
 		return err
 	}

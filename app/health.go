@@ -17,14 +17,14 @@ const probeInterval = 10 * time.Second
 
 // clusterHealth tracks whether each cluster's API server answers: up after
 // an answer below 500, down after a 5xx or no answer. Every change is a
-// metric (cluster_up) and a log line; readiness follows the default cluster.
+// metric (cluster_up) and a log line. Readiness does not follow a cluster:
+// while one is down its events wait in the event log (see watchLog).
 type clusterHealth struct {
 	log     *slog.Logger
 	metrics *metrics.Metrics
 
-	mu        sync.Mutex
-	up        map[string]bool // absent until the first outcome
-	onDefault func(up bool)
+	mu sync.Mutex
+	up map[string]bool // absent until the first outcome
 }
 
 func newClusterHealth(log *slog.Logger, m *metrics.Metrics) *clusterHealth {
@@ -37,7 +37,6 @@ func (h *clusterHealth) observe(cluster string, code int) {
 	h.mu.Lock()
 	was, known := h.up[cluster]
 	h.up[cluster] = up
-	cb := h.onDefault
 	h.mu.Unlock()
 	if known && was == up {
 		return
@@ -47,25 +46,8 @@ func (h *clusterHealth) observe(cluster string, code int) {
 	case up:
 		h.log.Info("cluster reachable", "cluster", cluster)
 	default:
-		h.log.Warn("cluster unreachable: its jobs wait in the journal until it answers", "cluster", cluster, "code", code)
+		h.log.Warn("cluster unreachable: its jobs wait in the event log until it answers", "cluster", cluster, "code", code)
 	}
-	if cluster == config.DefaultCluster && cb != nil {
-		cb(up)
-	}
-}
-
-// defaultUp reports whether the default cluster answered last.
-func (h *clusterHealth) defaultUp() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.up[config.DefaultCluster]
-}
-
-// setOnDefault registers what runs when the default cluster changes state.
-func (h *clusterHealth) setOnDefault(f func(up bool)) {
-	h.mu.Lock()
-	h.onDefault = f
-	h.mu.Unlock()
 }
 
 // probe asks every cluster at once, now and every probeInterval, until ctx ends.

@@ -19,7 +19,7 @@ registry's repositories key), compares each tag's digest with its image stream t
 every target cluster and posts a mapping for every tag that drifted (with deleteTags,
 it also deletes the image stream tags whose registry tag is gone), then waits for
 them. It keeps its queue in
-memory (never the journal of a running serve). serve also does this at start and
+memory (never the event log of a running serve). serve also does this at start and
 every resyncInterval.`,
 		Example: "  imagestream-bridge resync --config config.yaml --dry-run",
 		Args:    noArgs,
@@ -32,9 +32,9 @@ every resyncInterval.`,
 			return err
 		}
 		ctx, stdout := cmd.Context(), cmd.OutOrStdout()
-		cfg.DataDir = "" // one-shot: memory only, never the journal of a running serve
+		cfg.DataDir = "" // one-shot: a private log in memory, never the log of a running serve
 		log := newLogger(cfg, cmd.ErrOrStderr())
-		in, err := build(cfg, log)
+		in, err := build(ctx, cfg, log, privateLog)
 		if err != nil {
 			return err
 		}
@@ -68,8 +68,8 @@ every resyncInterval.`,
 		if err := in.bridge.Wait(ctx); err != nil {
 			return err
 		}
-		// The one-shot journal is in memory: its failed list holds exactly this run's failures.
-		failed, err := in.bridge.Failed()
+		// The one-shot log is private: its failed list holds exactly this run's failures.
+		failed, err := in.bridge.Failed(ctx)
 		if err != nil {
 			return err
 		}

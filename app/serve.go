@@ -23,7 +23,8 @@ import (
 	"github.com/imagestream-bridge/imagestream-bridge/webhook"
 )
 
-// ErrLostLeadership ends serve so that the pod restarts as a follower.
+// ErrLostLeadership ends serve so that the pod restarts clean; the next
+// applier takes the jobs it held from the log.
 var ErrLostLeadership = errors.New("lost leadership")
 
 func newServeCommand() *cobra.Command {
@@ -58,7 +59,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	for _, w := range cfg.Warnings() {
 		log.Warn("config warning", "key", w.Key, "problem", w.Problem)
 	}
-	in, err := build(cfg, log)
+	in, err := build(ctx, cfg, log, configuredLog)
 	if err != nil {
 		return err
 	}
@@ -84,7 +85,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 		}
 	}
 	log.Info("imagestream-bridge starting", "version", Version, "listen", ln.Addr().String(),
-		"registries", len(cfg.Registries), "clusters", len(cfg.Clusters()), "durable", in.store.Durable(), "workers", cfg.Workers,
+		"registries", len(cfg.Registries), "clusters", len(cfg.Clusters()), "event_log", logKind(cfg), "durable", in.events.Durable(), "workers", cfg.Workers,
 		"leader_election", cfg.LeaderElection.Enabled)
 
 	// The shutdown deadline is split once: half to stop the listener, half to
@@ -97,7 +98,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	runCtx, cancelRun := context.WithCancel(ctx)
 	defer cancelRun()
 
-	// Every goroutine started here is awaited before the journal closes.
+	// Every goroutine started here is awaited before the event log closes.
 	var wg sync.WaitGroup
 	errc := make(chan error, 3)
 	wg.Go(func() { errc <- srv.Serve(runCtx, hs, ln, httpGrace) })
@@ -111,38 +112,25 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	wg.Go(func() { in.sampleGauges(runCtx) })
 
-	// Ready once the workers run (or at once with leader election, where
-	// followers answer through the leading check) while the default cluster
-	// answers; another cluster's health never takes the bridge out of its Service.
-	var (
-		readyMu sync.Mutex
-		started = cfg.LeaderElection.Enabled
-	)
-	updateReady := func() {
-		readyMu.Lock()
-		defer readyMu.Unlock()
-		if runCtx.Err() == nil { // shutting down: the webhook keeps readiness false
-			srv.SetReady(started && in.health.defaultUp())
-		}
-	}
-	in.health.setOnDefault(func(bool) { updateReady() })
+	// Ready while the event log takes appends. On a shared (cluster) log every
+	// replica takes webhooks; an embedded log is private to its process, so
+	// with leader election only the applier takes them (a follower's events
+	// would wait in a log nobody consumes). Only the applier applies.
+	shared := !cfg.NATS.Embedded()
+	srv.SetLeading(shared)
+	wg.Go(func() { in.watchLog(runCtx, srv) })
 	wg.Go(func() { in.health.probe(runCtx, cfg.Clusters(), in.apis) })
 
 	lead := func(leadCtx context.Context) {
 		in.metrics.Leader(true)
 		srv.SetLeading(true)
 		in.bridge.Start(workCtx)
-		readyMu.Lock()
-		started = true
-		readyMu.Unlock()
-		updateReady()
-		log.Info("processing events")
+		log.Info("applying events: this replica consumes the event log")
 		in.bridge.ResyncLoop(leadCtx, cfg.ResyncInterval.Duration)
 	}
 	if cfg.LeaderElection.Enabled {
-		updateReady() // followers answer /readyz with 503 through the leading check
 		wg.Go(func() {
-			if err := in.elect(runCtx, srv, lead); err != nil {
+			if err := in.elect(runCtx, lead, func() { srv.SetLeading(shared) }); err != nil {
 				errc <- err
 			}
 		})
@@ -165,15 +153,17 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	return nil
 }
 
-// drain finishes queued work within grace. A durable journal keeps what is
-// left for the next start, so only in-flight jobs are finished; in memory, the
-// queue is worked off until the deadline.
+// drain ends the applier within grace. The log's deliveries stop first (the
+// jobs this process holds go back to the log for the next applier, a durable
+// log keeps them for the next start), then in-flight jobs finish. An
+// in-memory log is worked off until the deadline: nothing else keeps it.
 func (in *instance) drain(stopWork context.CancelFunc, grace time.Duration) {
 	b := in.bridge
-	if !in.store.Durable() {
-		ctx, cancel := context.WithTimeout(context.Background(), grace)
+	deadline := time.Now().Add(grace)
+	if !in.events.Durable() {
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		if err := b.Wait(ctx); err != nil {
-			in.log.Warn("shutdown deadline passed with events unapplied; they are lost (memory journal)", "left", b.Depth())
+			in.log.Warn("shutdown deadline passed with events unapplied; they are lost (event log in memory: set dataDir)", "left", b.Depth())
 		}
 		cancel()
 	}
@@ -181,24 +171,62 @@ func (in *instance) drain(stopWork context.CancelFunc, grace time.Duration) {
 	go func() { b.Stop(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(grace):
+	case <-time.After(time.Until(deadline)):
 		stopWork()
 		<-done
 	}
-	if in.store.Durable() && b.Depth() > 0 {
-		in.log.Info("unapplied events stay in the journal for the next start", "left", b.Depth())
+	if in.events.Durable() && b.Depth() > 0 {
+		in.log.Info("unapplied events stay in the event log for the next applier", "left", b.Depth())
 	}
 }
 
-// sampleGauges samples the queue, the journal and the workers every second until ctx ends.
+// watchLog keeps readiness in step with the event log: ready while an append
+// succeeds (a quorum with a cluster), checked every second, each change logged
+// once. Until shutdown begins; then the webhook keeps readiness false.
+func (in *instance) watchLog(ctx context.Context, srv *webhook.Server) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	known, up := false, false
+	for {
+		err := in.events.Check(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if now := err == nil; !known || now != up {
+			known, up = true, now
+			srv.SetReady(up)
+			in.metrics.LogUp(up)
+			if up {
+				in.log.Info("event log takes appends: ready", "event_log", logKind(in.cfg))
+			} else {
+				in.log.Error("event log takes no appends: not ready, webhooks answer 503", "event_log", logKind(in.cfg), "error", err.Error())
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// logKind names the event log for logs: embedded or cluster.
+func logKind(cfg *config.Config) string {
+	if cfg.NATS.Embedded() {
+		return "embedded"
+	}
+	return "cluster"
+}
+
+// sampleGauges samples the queue, the event log and the workers every second until ctx ends.
 func (in *instance) sampleGauges(ctx context.Context) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	wasStalled := false
 	for {
 		in.metrics.Sample(metrics.Gauges{
-			QueueDepth: in.bridge.Depth(), JournalBytes: in.store.Size(),
-			JournalQuarantined: in.store.Quarantined(), FailedEvicted: in.store.Evicted(),
+			QueueDepth: in.bridge.Depth(), JournalBytes: in.events.Bytes(ctx),
+			FailedEvicted: in.events.Evicted(),
 		})
 		stalled, idle := in.bridge.Stalled()
 		if stalled != wasStalled {
@@ -218,9 +246,10 @@ func (in *instance) sampleGauges(ctx context.Context) {
 	}
 }
 
-// elect runs Lease leader election; lead runs while this replica leads.
+// elect runs Lease leader election; lead runs while this replica leads,
+// stopped once it no longer does.
 // Losing the lease ends serve with ErrLostLeadership, so the pod restarts clean.
-func (in *instance) elect(ctx context.Context, srv *webhook.Server, lead func(context.Context)) error {
+func (in *instance) elect(ctx context.Context, lead func(context.Context), onStopped func()) error {
 	le := in.cfg.LeaderElection
 	lc := rest.CopyConfig(in.rest)
 	lc.ContentType = "application/json" // one wire format everywhere, including the emulator
@@ -273,7 +302,7 @@ func (in *instance) elect(ctx context.Context, srv *webhook.Server, lead func(co
 			},
 			OnStoppedLeading: func() {
 				in.metrics.Leader(false)
-				srv.SetLeading(false)
+				onStopped()
 				close(lost)
 			},
 			OnNewLeader: func(identity string) {

@@ -9,7 +9,6 @@ import (
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
 	"github.com/imagestream-bridge/imagestream-bridge/event"
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
 	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
@@ -31,16 +30,16 @@ func (b *Bridge) Accept(ctx context.Context, registryName string, evs []event.Ev
 		return nil, fmt.Errorf("%w %q", ErrUnknownRegistry, registryName)
 	}
 	skips := make([]SkipReason, len(evs))
-	jobs := make([]*journal.Job, 0, len(evs))
+	jobs := make([]*Job, 0, len(evs))
 	for i := range evs {
-		var job *journal.Job
+		var job *Job
 		var reason SkipReason
 		if evs[i].Action == event.Delete && src.cfg.DeleteTags {
 			job, reason = toDeleteJob(registryName, src.router, &evs[i])
 		} else {
 			job, reason = toJob(registryName, src.router, &evs[i])
 		}
-		var fanned []*journal.Job
+		var fanned []*Job
 		if job != nil {
 			if fanned = fanOut(job, src.targets); len(fanned) == 0 {
 				reason = SkipNamespaceNotAllowed
@@ -60,8 +59,8 @@ func (b *Bridge) Accept(ctx context.Context, registryName string, evs []event.Ev
 // fanOut copies job once per target cluster that takes its namespace. Each
 // copy is journaled and completed on its own: a crash never drops a pending
 // target and never repeats a done one.
-func fanOut(job *journal.Job, targets []*target) []*journal.Job {
-	out := make([]*journal.Job, 0, len(targets))
+func fanOut(job *Job, targets []*target) []*Job {
+	out := make([]*Job, 0, len(targets))
 	for _, t := range targets {
 		if !t.cfg.AllowsNamespace(job.Namespace) {
 			continue
@@ -73,24 +72,16 @@ func fanOut(job *journal.Job, targets []*target) []*journal.Job {
 	return out
 }
 
-// enqueue journals jobs and schedules them, all or none.
-func (b *Bridge) enqueue(ctx context.Context, jobs []*journal.Job) error {
+// enqueue appends jobs to the log, all or none; the applier consumes them.
+func (b *Bridge) enqueue(ctx context.Context, jobs []*Job) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	if !b.pipeline.Reserve(len(jobs)) {
-		return fmt.Errorf("%w (%d events): retry later", ErrQueueFull, b.pipeline.Capacity())
-	}
-	if err := b.store.Append(ctx, jobs); err != nil {
-		b.pipeline.Release(len(jobs))
-		return err
-	}
-	b.pipeline.Push(jobs...)
-	return nil
+	return b.events.Append(ctx, jobs)
 }
 
 // toJob turns a well-formed event into a job, or names why it is skipped.
-func toJob(regName string, rt router, ev *event.Event) (*journal.Job, SkipReason) {
+func toJob(regName string, rt router, ev *event.Event) (*Job, SkipReason) {
 	switch {
 	case ev.Action == event.Overflow:
 		return nil, SkipOverLimit
@@ -113,7 +104,7 @@ func toJob(regName string, rt router, ev *event.Event) (*journal.Job, SkipReason
 	if reason != "" {
 		return nil, reason
 	}
-	return &journal.Job{
+	return &Job{
 		ID:         ev.ID,
 		Registry:   regName,
 		Repository: ev.Repository,
@@ -130,7 +121,7 @@ func toJob(regName string, rt router, ev *event.Event) (*journal.Job, SkipReason
 // no digest) into a job that deletes the image stream tag once the registry
 // no longer has the tag. A delete without a tag (a manifest deleted by
 // digest) is not a tag deletion.
-func toDeleteJob(regName string, rt router, ev *event.Event) (*journal.Job, SkipReason) {
+func toDeleteJob(regName string, rt router, ev *event.Event) (*Job, SkipReason) {
 	if ev.Tag == "" {
 		return nil, SkipNotPush
 	}
@@ -141,10 +132,10 @@ func toDeleteJob(regName string, rt router, ev *event.Event) (*journal.Job, Skip
 	if reason != "" {
 		return nil, reason
 	}
-	return &journal.Job{
+	return &Job{
 		ID: ev.ID, Registry: regName, Repository: ev.Repository, Namespace: route.Namespace,
 		Stream: route.Stream, Tag: ev.Tag, PushedAt: ev.Timestamp, Source: "notification",
-		Action: journal.ActionDelete,
+		Action: ActionDelete,
 	}, ""
 }
 

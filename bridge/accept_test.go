@@ -12,9 +12,9 @@ import (
 	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
 
-// TestAccept runs Accept over a memory journal and the real queue (workers
-// not started, so queued jobs stay put): what is skipped and why, what reaches
-// the journal, and the all-or-none refusal of a full queue.
+// TestAccept runs Accept over a memLog (no applier, so appended jobs stay
+// put): what is skipped and why, what reaches the log, and the all-or-none
+// refusal of a full log.
 func TestAccept(t *testing.T) {
 	d := "sha256:" + strings.Repeat("ab", 32)
 	const v2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -79,8 +79,8 @@ registries:
 					t.Errorf("skip %s not observed", s)
 				}
 			}
-			if b.Depth() != len(tc.journaled) {
-				t.Errorf("queue depth %d, want %d", b.Depth(), len(tc.journaled))
+			if store.waiting() != len(tc.journaled) {
+				t.Errorf("%d events in the log, want %d", store.waiting(), len(tc.journaled))
 			}
 		})
 	}
@@ -185,7 +185,7 @@ registries:
 	if n := obs.get("skipped bonly namespace_not_allowed"); n != 1 {
 		t.Errorf("namespace_not_allowed counted %d times, want 1", n)
 	}
-	if b.Depth() != 9 {
-		t.Errorf("queue depth %d, want 9 (one per job)", b.Depth())
+	if n := store.waiting(); n != 9 {
+		t.Errorf("%d events in the log, want 9 (one per job)", n)
 	}
 }

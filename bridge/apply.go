@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -14,22 +15,25 @@ import (
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
 	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
+// errNotConfigured is a job whose registry or cluster left the config after it
+// was accepted: it can never apply as it is (FailInvalid).
+var errNotConfigured = errors.New("no longer configured")
+
 // apply performs one job: fetch, build, post. later says whether another job
 // of the same tag waits behind this one.
-func (b *Bridge) apply(ctx context.Context, j *journal.Job, later bool) error {
+func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 	src, ok := b.registries[j.Registry]
 	if !ok {
-		return fmt.Errorf("%w: registry %q is no longer configured", registry.ErrInvalidName, j.Registry)
+		return fmt.Errorf("%w: registry %q", errNotConfigured, j.Registry)
 	}
 	cl := b.cluster(j)
 	if cl == nil {
-		return fmt.Errorf("%w: cluster %q is no longer configured", registry.ErrInvalidName, j.ClusterName())
+		return fmt.Errorf("%w: cluster %q", errNotConfigured, j.ClusterName())
 	}
-	if j.Action == journal.ActionDelete {
+	if j.Action == ActionDelete {
 		return b.deleteTag(ctx, src, cl, j)
 	}
 	digest, err := b.digest(ctx, src, j)
@@ -87,7 +91,7 @@ func (b *Bridge) apply(ctx context.Context, j *journal.Job, later bool) error {
 // confirmDelay apart: a late delete never removes a tag that was pushed again
 // (it ends as stale), and a bare 404 from a proxy is no verdict (retried as
 // no_verdict, never deleting). The API's 404 (no such stream or tag) is success.
-func (b *Bridge) deleteTag(ctx context.Context, src *source, cl *target, j *journal.Job) error {
+func (b *Bridge) deleteTag(ctx context.Context, src *source, cl *target, j *Job) error {
 	for i := range 2 {
 		if i > 0 {
 			t := time.NewTimer(b.confirmDelay)
@@ -135,7 +139,7 @@ func newestReference(s *imagev1.ImageStream, tag string) string {
 
 // build builds the mapping of digest for j's tag. A config the API server
 // cannot decode is mapped with empty metadata, as the server stores it.
-func (b *Bridge) build(src *source, cl *target, j *journal.Job, digest string, content *registry.Content) (*imagev1.ImageStreamMapping, error) {
+func (b *Bridge) build(src *source, cl *target, j *Job, digest string, content *registry.Content) (*imagev1.ImageStreamMapping, error) {
 	ism, warn, err := mapping.Build(mapping.Input{
 		Namespace: j.Namespace, Stream: j.Stream, Tag: j.Tag, Repository: j.Repository,
 		ReferenceHost: src.cfg.ReferenceHost, Digest: digest, MediaType: content.MediaType,
@@ -157,7 +161,7 @@ func (b *Bridge) build(src *source, cl *target, j *journal.Job, digest string, c
 // PreserveOriginal import does, so every platform can be pulled by digest.
 // OpenShift never checks children when a list is pushed, so a child that
 // cannot be fetched, built or created is reported and the list is mapped anyway.
-func (b *Bridge) createChildren(ctx context.Context, src *source, cl *target, j *journal.Job, list *imagev1.ImageStreamMapping) {
+func (b *Bridge) createChildren(ctx context.Context, src *source, cl *target, j *Job, list *imagev1.ImageStreamMapping) {
 	for _, child := range list.Image.DockerImageManifests {
 		err := b.createChild(ctx, src, cl, j, child.Digest)
 		if err == nil {
@@ -170,7 +174,7 @@ func (b *Bridge) createChildren(ctx context.Context, src *source, cl *target, j 
 	}
 }
 
-func (b *Bridge) createChild(ctx context.Context, src *source, cl *target, j *journal.Job, digest string) error {
+func (b *Bridge) createChild(ctx context.Context, src *source, cl *target, j *Job, digest string) error {
 	content, err := src.fetch.Fetch(ctx, j.Repository, digest, mapping.IsImageManifest)
 	if err != nil {
 		return inStage(StageFetch, err)
@@ -183,7 +187,7 @@ func (b *Bridge) createChild(ctx context.Context, src *source, cl *target, j *jo
 }
 
 // report logs one line per job outcome and counts it.
-func (b *Bridge) report(j *journal.Job, o Outcome, attempts int, d time.Duration) {
+func (b *Bridge) report(j *Job, o Outcome, attempts int, d time.Duration) {
 	cluster := j.ClusterName()
 	attrs := []any{"event", j.ID, "registry", j.Registry, "cluster", cluster, "repository", j.Repository, "namespace", j.Namespace,
 		"stream", j.Stream, "tag", j.Tag, "digest", j.Digest, "source", j.Source, "attempts", attempts,
@@ -207,13 +211,13 @@ func (b *Bridge) report(j *journal.Job, o Outcome, attempts int, d time.Duration
 		b.log.Warn("event retry", append(attrs, "outcome", "retry", "reason", o.Reason(), "error", errString(o.Err))...)
 	case Failed:
 		b.obs.Failed(j.Registry, cluster, string(o.Failure))
-		b.countFailed()
+
 		b.log.Error("event failed", append(attrs, "outcome", "failed", "reason", o.Reason(), "error", errString(o.Err))...)
 	case Skipped:
 		b.obs.Skipped(j.Registry, string(o.Skip))
 		b.log.Info("event skipped", append(attrs, "outcome", "skipped", "reason", o.Reason(), "detail", errString(o.Err))...)
 	default:
-		if j.Action == journal.ActionDelete {
+		if j.Action == ActionDelete {
 			b.obs.TagDeleted(j.Registry, cluster)
 			b.log.Info("image stream tag deleted", append(attrs, "outcome", "deleted")...)
 			return

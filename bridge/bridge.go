@@ -3,9 +3,9 @@
 //
 // The path of one event: Accept (accept.go) keeps tagged manifest pushes
 // (and, with deleteTags, tag deletions), routes the repository to a namespace
-// and image stream (route.go), journals one job per target cluster and
-// schedules each on its (cluster, tag) lane (pipeline.go, package queue);
-// apply (apply.go) fetches by digest from the configured registry, builds the
+// and image stream (route.go) and appends one job per target cluster to the
+// Log (log.go) before the webhook answers. The elected applier consumes the
+// log onto per-(cluster, tag) lanes (work.go, package queue); apply (apply.go) fetches by digest from the configured registry, builds the
 // mapping (package mapping) and posts it through that cluster's ImageAPI,
 // creating the stream when it is missing, or deletes the image stream tag once
 // the registry no longer has the tag. classify.go decides what is retried, with the
@@ -17,11 +17,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/imagestream-bridge/imagestream-bridge/config"
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/queue"
 )
 
 // Bridge accepts events and applies them.
@@ -32,9 +33,15 @@ type Bridge struct {
 	clusters   map[string]*target
 	registries map[string]*source
 	order      []string
-	store      journal.Store
-	pipeline   *Pipeline
-	gate       *gate
+	events     Log
+	q          *queue.Queue[*Job]
+	wg         sync.WaitGroup
+	// stopConsume ends the log's deliveries (StopConsuming); consumeWG awaits them.
+	stopConsume context.CancelFunc
+	consumeWG   sync.WaitGroup
+	// initial and max bound the backoff of a retried job.
+	initial, max time.Duration
+	gate         *gate
 	now        func() time.Time
 	// stallLimit is how long workers may finish nothing while events wait before Stalled says so.
 	stallLimit time.Duration
@@ -67,7 +74,8 @@ type Deps struct {
 	Clusters map[string]ImageAPI
 	// Fetchers has one Fetcher per configured registry name.
 	Fetchers map[string]Fetcher
-	Store    journal.Store
+	// Events stores accepted jobs until the applier applies them.
+	Events   Log
 	Observer Observer
 	Log      *slog.Logger
 	// DeleteConfirmDelay is how long a tag deletion waits before asking the
@@ -78,11 +86,12 @@ type Deps struct {
 // defaultDeleteConfirmDelay is Deps.DeleteConfirmDelay's default.
 const defaultDeleteConfirmDelay = 1500 * time.Millisecond
 
-// New wires a Bridge. The store's pending jobs are scheduled when Start runs.
+// New wires a Bridge. The log's jobs are applied once Start runs.
 func New(cfg *config.Config, d Deps) (*Bridge, error) {
-	b := &Bridge{cfg: cfg, log: d.Log, obs: d.Observer, store: d.Store, clusters: map[string]*target{},
+	b := &Bridge{cfg: cfg, log: d.Log, obs: d.Observer, events: d.Events, clusters: map[string]*target{},
 		registries: map[string]*source{}, now: time.Now, stallLimit: stallLimit(cfg),
-		confirmDelay: d.DeleteConfirmDelay}
+		confirmDelay: d.DeleteConfirmDelay,
+		initial:      cfg.Retry.InitialBackoff.Duration, max: cfg.Retry.MaxBackoff.Duration}
 	if b.confirmDelay <= 0 {
 		b.confirmDelay = defaultDeleteConfirmDelay
 	}
@@ -113,55 +122,25 @@ func New(cfg *config.Config, d Deps) (*Bridge, error) {
 		b.registries[rc.Name] = src
 		b.order = append(b.order, rc.Name)
 	}
-	pending, err := d.Store.Pending()
-	if err != nil {
-		return nil, err
-	}
-	b.pipeline = NewPipeline(PipelineOptions{
-		Store: d.Store, Apply: b.apply, Report: b.report,
-		Workers: cfg.Workers, Capacity: cfg.QueueSize, Groups: groups,
-		Initial: cfg.Retry.InitialBackoff.Duration, Max: cfg.Retry.MaxBackoff.Duration,
-	})
-	b.gate = &gate{log: b.log, pause: b.pipeline.q.Pause, groups: byCluster, down: map[string]bool{},
+	b.q = newQueue(cfg.Workers, cfg.QueueSize, groups)
+	b.gate = &gate{log: b.log, pause: b.q.Pause, groups: byCluster, down: map[string]bool{},
 		initial: cfg.Retry.InitialBackoff.Duration, max: cfg.Retry.MaxBackoff.Duration}
-	if len(pending) > 0 {
-		for _, j := range pending {
-			j.Verify = true
-		}
-		b.log.Info("journal replay", "pending", len(pending))
-		b.pipeline.PushBacklog(pending)
-	}
 	b.obs.QueueCapacity(cfg.QueueSize)
-	b.countFailed()
+	b.failedChanged()
 	return b, nil
 }
 
-// Start runs the workers until ctx ends or Stop is called.
-func (b *Bridge) Start(ctx context.Context) {
-	b.gate.start(ctx)
-	b.pipeline.Start(ctx)
-}
-
-// Stop ends the workers after their current job and waits for them.
-func (b *Bridge) Stop() {
-	b.pipeline.Stop()
-	b.gate.stop()
-}
-
-// Wait blocks until every accepted event is applied or ctx ends.
-func (b *Bridge) Wait(ctx context.Context) error { return b.pipeline.Wait(ctx) }
-
 // Depth is the number of accepted events not yet applied.
-func (b *Bridge) Depth() int { return int(b.pipeline.Depth()) }
+func (b *Bridge) Depth() int { return b.q.Len() }
 
 // Capacity is the most events that may wait before Accept refuses more.
-func (b *Bridge) Capacity() int { return int(b.pipeline.Capacity()) }
+func (b *Bridge) Capacity() int { return b.q.Capacity() }
 
 // Stalled reports whether events wait while no worker has finished one for
 // longer than the stall limit: every fetch and API call has a deadline, so
 // healthy workers always finish or park a job well within it.
 func (b *Bridge) Stalled() (bool, time.Duration) {
-	return b.pipeline.Stalled(b.stallLimit)
+	return b.q.Stalled(b.stallLimit)
 }
 
 // stallLimit is far above the longest a healthy job takes: a tag lookup and a
@@ -179,39 +158,31 @@ func stallLimit(cfg *config.Config) time.Duration {
 }
 
 // cluster is the target of a job; nil when its cluster is no longer configured.
-func (b *Bridge) cluster(j *journal.Job) *target { return b.clusters[j.ClusterName()] }
+func (b *Bridge) cluster(j *Job) *target { return b.clusters[j.ClusterName()] }
 
 // Failed lists the failed events.
-func (b *Bridge) Failed() ([]journal.Failed, error) { return b.store.FailedList() }
+func (b *Bridge) Failed(ctx context.Context) ([]FailedJob, error) { return b.events.FailedList(ctx) }
 
-// Replay moves failed events (all when seqs is empty) back into the queue.
-func (b *Bridge) Replay(seqs []uint64) (int, error) {
-	jobs, err := b.store.Replay(seqs)
-	if err != nil {
-		return 0, err
-	}
-	for _, j := range jobs {
-		// A replayed event is old news: it applies only while its tag still points at it.
-		j.Verify, j.Source = true, "replay"
-	}
-	b.pipeline.PushBacklog(jobs)
-	b.countFailed()
-	return len(jobs), nil
+// Replay appends failed events (all when seqs is empty) to the log again: the
+// applier applies each only while its tag still points at it.
+func (b *Bridge) Replay(ctx context.Context, seqs []uint64) (int, error) {
+	jobs, err := b.events.Replay(ctx, seqs)
+	b.failedChanged()
+	return len(jobs), err
 }
 
 // Drop removes failed events (all when seqs is empty) without replaying them.
-func (b *Bridge) Drop(seqs []uint64) (int, error) {
-	n, err := b.store.Drop(seqs)
-	if err != nil {
-		return n, err
-	}
-	b.countFailed()
-	return n, nil
+func (b *Bridge) Drop(ctx context.Context, seqs []uint64) (int, error) {
+	n, err := b.events.Drop(ctx, seqs)
+	b.failedChanged()
+	return n, err
 }
 
-// countFailed reports the failed list's length, which the store bounds.
-func (b *Bridge) countFailed() {
-	if list, err := b.store.FailedList(); err == nil {
+// failedChanged reports the failed list's length, which the log bounds.
+func (b *Bridge) failedChanged() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if list, err := b.events.FailedList(ctx); err == nil {
 		b.obs.FailedEvents(len(list))
 	}
 }

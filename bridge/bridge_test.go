@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/imagestream-bridge/imagestream-bridge/config"
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
 	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
@@ -59,9 +59,9 @@ func (c *counts) ResyncDrift(r, kind string)                 { c.add("drift %s %
 func (c *counts) ResyncFixed(r string)                       { c.add("fixed %s", r) }
 func (c *counts) ResyncDeletesRefused(r string)              { c.add("refused %s", r) }
 
-// newTestBridge builds a Bridge from YAML over a memory journal, with real
+// newTestBridge builds a Bridge from YAML over a memLog, with real
 // registry clients for the configured URLs and no API server behind api.
-func newTestBridge(t *testing.T, yaml string, api ImageAPI) (*Bridge, *counts, *recorder) {
+func newTestBridge(t *testing.T, yaml string, api ImageAPI) (*Bridge, *counts, *memLog) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml))
 	if err != nil {
@@ -75,12 +75,12 @@ func newTestBridge(t *testing.T, yaml string, api ImageAPI) (*Bridge, *counts, *
 		}
 		fetchers[r.Name] = c
 	}
-	obs, store := &counts{}, &recorder{Store: journal.NewMemory()}
+	obs, store := &counts{}, &memLog{max: cfg.QueueSize, pending: map[uint64]*Job{}}
 	others := map[string]ImageAPI{}
 	for _, cl := range cfg.OtherClusters {
 		others[cl.Name] = api
 	}
-	b, err := New(cfg, Deps{API: api, Clusters: others, Fetchers: fetchers, Store: store, Observer: obs,
+	b, err := New(cfg, Deps{API: api, Clusters: others, Fetchers: fetchers, Events: store, Observer: obs,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -88,17 +88,110 @@ func newTestBridge(t *testing.T, yaml string, api ImageAPI) (*Bridge, *counts, *
 	return b, obs, store
 }
 
-// recorder is the memory journal, remembering what was appended (the memory
-// journal itself keeps no pending list).
-type recorder struct {
-	journal.Store
+// memLog is the Log of the unit tests: jobs in memory, bounded by
+// queueSize like the real log (package eventlog, tested on a real nats-server
+// there and end to end in app and e2e), delivered to Consume in order.
+type memLog struct {
 	mu       sync.Mutex
-	appended []*journal.Job
+	max      int
+	seq      uint64
+	appended []*Job
+	pending  map[uint64]*Job
+	failed   []FailedJob
+	deliver  func(*Job)
 }
 
-func (r *recorder) Append(ctx context.Context, jobs []*journal.Job) error {
-	r.mu.Lock()
-	r.appended = append(r.appended, jobs...)
-	r.mu.Unlock()
-	return r.Store.Append(ctx, jobs)
+func (l *memLog) Append(_ context.Context, jobs []*Job) error {
+	l.mu.Lock()
+	if len(l.pending)+len(jobs) > l.max {
+		l.mu.Unlock()
+		return fmt.Errorf("append: %w", ErrQueueFull)
+	}
+	for _, j := range jobs {
+		l.seq++
+		j.Seq = l.seq
+		l.pending[j.Seq] = j
+	}
+	l.appended = append(l.appended, jobs...)
+	deliver := l.deliver
+	l.mu.Unlock()
+	if deliver != nil {
+		for _, j := range jobs {
+			c := *j
+			deliver(&c)
+		}
+	}
+	return nil
+}
+
+func (l *memLog) Consume(ctx context.Context, deliver func(*Job)) error {
+	l.mu.Lock()
+	l.deliver = deliver
+	var backlog []*Job
+	for _, j := range l.appended {
+		if _, ok := l.pending[j.Seq]; ok {
+			backlog = append(backlog, j)
+		}
+	}
+	l.mu.Unlock()
+	for _, j := range backlog {
+		c := *j
+		deliver(&c)
+	}
+	<-ctx.Done()
+	l.mu.Lock()
+	l.deliver = nil
+	l.mu.Unlock()
+	return nil
+}
+
+func (l *memLog) Done(seq uint64) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.pending, seq)
+	return nil
+}
+
+func (l *memLog) Fail(_ context.Context, f FailedJob) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.pending, f.Seq)
+	l.failed = append(l.failed, f)
+	return nil
+}
+
+func (l *memLog) FailedList(context.Context) ([]FailedJob, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.failed), nil
+}
+
+func (l *memLog) Replay(ctx context.Context, _ []uint64) ([]*Job, error) {
+	l.mu.Lock()
+	list := l.failed
+	l.failed = nil
+	l.mu.Unlock()
+	jobs := make([]*Job, len(list))
+	for i, f := range list {
+		j := f.Job
+		j.Source, j.Verify = "replay", true
+		jobs[i] = &j
+	}
+	return jobs, l.Append(ctx, jobs)
+}
+
+func (l *memLog) Drop(context.Context, []uint64) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := len(l.failed)
+	l.failed = nil
+	return n, nil
+}
+
+func (l *memLog) Durable() bool { return false }
+
+func (l *memLog) waiting() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.pending)
 }

@@ -118,7 +118,7 @@ func classify(err error) Outcome {
 		return perm(FailRedirectRefused)
 	case errors.Is(err, registry.ErrTokenHostRefused):
 		return perm(FailTokenHostRefused)
-	case errors.Is(err, registry.ErrInvalidName):
+	case errors.Is(err, registry.ErrInvalidName), errors.Is(err, errNotConfigured):
 		return perm(FailInvalid)
 	}
 

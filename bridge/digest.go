@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
 	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
@@ -14,7 +13,7 @@ import (
 // so every such job maps what the tag points at when it runs. Deliveries are
 // unordered and may be retried, so each job resolves again rather than trust
 // an earlier answer; a tag that is gone by then is skipped as stale.
-func (b *Bridge) digest(ctx context.Context, src *source, j *journal.Job) (string, error) {
+func (b *Bridge) digest(ctx context.Context, src *source, j *Job) (string, error) {
 	if j.Digest != "" {
 		return j.Digest, nil
 	}

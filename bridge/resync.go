@@ -12,7 +12,6 @@ import (
 	"golang.org/x/time/rate"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
 )
 
 // Drift is one tag whose image stream, in one cluster, is out of step with the registry.
@@ -242,29 +241,29 @@ func (b *Bridge) Resync(ctx context.Context, dryRun bool) ([]Drift, error) {
 	// or dropped, or until the tag moves to another digest: queuing it on every
 	// run would fail it again and grow the list.
 	failed := map[string]bool{}
-	if list, err := b.store.FailedList(); err == nil {
+	if list, err := b.events.FailedList(ctx); err == nil {
 		for _, f := range list {
 			failed[failedKey(f.Registry, f.ClusterName(), f.Action, f.Repository, f.Tag, f.Digest)] = true
 		}
 	}
-	jobs := make([]*journal.Job, 0, len(drift))
+	jobs := make([]*Job, 0, len(drift))
 	left := 0
 	for _, d := range drift {
 		action := ""
 		if d.Kind == DriftRemoved {
-			action = journal.ActionDelete
+			action = ActionDelete
 		}
 		if failed[failedKey(d.Registry, d.Cluster, action, d.Repository, d.Tag, d.Digest)] {
 			left++
 			continue
 		}
-		j := &journal.Job{
+		j := &Job{
 			Registry: d.Registry, Repository: d.Repository, Namespace: d.Namespace, Stream: d.Stream,
 			Tag: d.Tag, Digest: d.Digest, PushedAt: time.Now().UTC(), Source: SourceResync, Verify: true,
 			Cluster: d.Cluster, Action: action,
 		}
 		j.ID = "resync:" + j.Key() + "@" + d.Digest
-		if action == journal.ActionDelete {
+		if action == ActionDelete {
 			j.ID = "resync-delete:" + j.Key()
 		}
 		jobs = append(jobs, j)
@@ -273,7 +272,7 @@ func (b *Bridge) Resync(ctx context.Context, dryRun bool) ([]Drift, error) {
 	// the webhook's: the run waits for it instead of stopping at a full queue.
 	queued := 0
 	for len(jobs) > 0 {
-		n := min(len(jobs), 100, b.pipeline.OutsideCapacity())
+		n := min(len(jobs), 100, b.q.OutsideCapacity())
 		if err := b.enqueueOutside(ctx, jobs[:n]); err != nil {
 			b.log.Warn("resync stopped early", "left", len(jobs), "error", err.Error())
 			return drift, errors.Join(err, planErr)
@@ -289,17 +288,14 @@ func (b *Bridge) Resync(ctx context.Context, dryRun bool) ([]Drift, error) {
 	return drift, planErr
 }
 
-// enqueueOutside journals and schedules resync jobs in the resync's own room,
-// waiting for it.
-func (b *Bridge) enqueueOutside(ctx context.Context, jobs []*journal.Job) error {
-	if err := b.pipeline.ReserveOutside(ctx, len(jobs)); err != nil {
+// enqueueOutside schedules resync jobs in the resync's own room, waiting for
+// it. They are not appended to the log: a repair lost in a crash is found
+// again by the next pass.
+func (b *Bridge) enqueueOutside(ctx context.Context, jobs []*Job) error {
+	if err := b.q.ReserveOutside(ctx, len(jobs)); err != nil {
 		return err
 	}
-	if err := b.store.Append(ctx, jobs); err != nil {
-		b.pipeline.ReleaseOutside(len(jobs))
-		return err
-	}
-	b.pipeline.Push(jobs...)
+	b.q.Push(jobs...)
 	return nil
 }
 

@@ -249,9 +249,11 @@ func TestResyncRemovesDeletedTags(t *testing.T) {
 	}
 }
 
-// TestReadinessFollowsTheDefaultCluster: /readyz fails while the default
-// cluster does not answer and recovers with it; cluster_up says the same.
-func TestReadinessFollowsTheDefaultCluster(t *testing.T) {
+// TestReadyWhileTheDefaultClusterIsDown: readiness follows the event log, not
+// the API server (issue 19): with the default cluster down the bridge stays
+// ready and takes webhooks (the events wait in the log), cluster_up says the
+// cluster is down, and the tag maps once it answers again.
+func TestReadyWhileTheDefaultClusterIsDown(t *testing.T) {
 	e := startEnv(t, envOpts{clusters: []string{"b"}})
 	readyz := func() int {
 		resp, err := http.Get(e.url + "/readyz")
@@ -266,12 +268,23 @@ func TestReadinessFollowsTheDefaultCluster(t *testing.T) {
 	}
 	e.api.Inject(&emulator.Fault{Drop: true})
 	d := e.push("ready/app", "v1", randomImage(t, 1, false))
-	e.notify(event("r1", "ready/app", "v1", d, schema2))
-	e.waitFor("readyz 503 with the default cluster down", func() bool { return readyz() == http.StatusServiceUnavailable })
-	if e.metric(`imagestream_bridge_cluster_up{cluster="default"}`) != 0 || e.metric(`imagestream_bridge_cluster_up{cluster="b"}`) != 1 {
-		t.Error("cluster_up does not say default down, b up")
+	if a := e.notify(event("r1", "ready/app", "v1", d, schema2)); a.status != http.StatusAccepted {
+		t.Fatalf("notification with the default cluster down: %d %s, want 202", a.status, a.body)
+	}
+	e.waitFor("cluster_up 0 for default", func() bool {
+		return e.metric(`imagestream_bridge_cluster_up{cluster="default"}`) == 0
+	})
+	if e.metric(`imagestream_bridge_cluster_up{cluster="b"}`) != 1 {
+		t.Error("cluster_up does not say b up")
+	}
+	d2 := e.push("ready/app", "v2", randomImage(t, 2, false))
+	if a := e.notify(event("r2", "ready/app", "v2", d2, schema2)); a.status != http.StatusAccepted {
+		t.Errorf("second notification with the default cluster down: %d %s, want 202", a.status, a.body)
+	}
+	if code := readyz(); code != http.StatusOK {
+		t.Errorf("readyz %d with the default cluster down, want 200 (the log takes events)", code)
 	}
 	e.api.ClearFaults()
 	e.waitTag("ready", "app", "v1", d)
-	e.waitFor("readyz 200 again", func() bool { return readyz() == http.StatusOK })
+	e.waitTag("ready", "app", "v2", d2)
 }

@@ -3,18 +3,20 @@ package eventlog
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 )
 
 // msgID is the JetStream message id of a job: the event id and the cluster
 // (one event fans out to one job per cluster), so that the same event
 // published by two replicas, or retried by its sender, is stored once.
-func msgID(j *journal.Job) string {
+func msgID(j *bridge.Job) string {
 	if j.ID == "" {
 		return ""
 	}
@@ -25,7 +27,7 @@ func msgID(j *journal.Job) string {
 // gets the sequence of the copy already stored). When it returns nil every job
 // is stored (with the embedded server: fsynced; with a cluster: on a quorum of
 // replicas). Any failure wraps ErrUnavailable.
-func (l *Log) Append(ctx context.Context, jobs []*journal.Job) error {
+func (l *Log) Append(ctx context.Context, jobs []*bridge.Job) error {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
 	futures := make([]jetstream.PubAckFuture, len(jobs))
@@ -40,7 +42,7 @@ func (l *Log) Append(ctx context.Context, jobs []*journal.Job) error {
 			o = append(o, jetstream.WithMsgID(id))
 		}
 		if futures[i], err = l.js.PublishMsgAsync(m, o...); err != nil {
-			return fmt.Errorf("append event: %w: %w", ErrUnavailable, err)
+			return appendError(err)
 		}
 	}
 	for i, f := range futures {
@@ -48,7 +50,7 @@ func (l *Log) Append(ctx context.Context, jobs []*journal.Job) error {
 		case ack := <-f.Ok():
 			jobs[i].Seq = ack.Sequence
 		case err := <-f.Err():
-			return fmt.Errorf("append event: %w: %w", ErrUnavailable, err)
+			return appendError(err)
 		case <-ctx.Done():
 			return fmt.Errorf("append event: %w: %w", ErrUnavailable, ctx.Err())
 		}
@@ -65,4 +67,31 @@ func (l *Log) Pending(ctx context.Context) (uint64, error) {
 		return 0, fmt.Errorf("read stream %s: %w: %w", l.opts.Stream, ErrUnavailable, err)
 	}
 	return info.State.Msgs, nil
+}
+
+// appendError classifies a failed publish: the stream at its message limit
+// (the queue budget, DiscardNew) is a full queue, anything else unavailable.
+func appendError(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jsStoreFailed && strings.Contains(apiErr.Description, "maximum messages") {
+		return fmt.Errorf("append event: %w: %w", bridge.ErrQueueFull, err)
+	}
+	return fmt.Errorf("append event: %w: %w", ErrUnavailable, err)
+}
+
+// jsStoreFailed is JetStream's error code for a message the stream refused to
+// store; with DiscardNew and MaxMsgs reached its description is "maximum
+// messages exceeded" (nats-server's ErrMaxMsgs).
+const jsStoreFailed = 10077
+
+// Bytes is the size of the stored, unapplied events (0 when the log cannot
+// answer now).
+func (l *Log) Bytes(ctx context.Context) int64 {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+	defer cancel()
+	info, err := l.events.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return int64(info.State.Bytes)
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 )
 
 // cluster is a 3-node JetStream cluster in this process, on loopback ports.
@@ -120,7 +120,7 @@ func TestClusterDedupAndQuorumLoss(t *testing.T) {
 	start := time.Now()
 	c := newCluster(t)
 	a, b := c.open(Options{}), c.open(Options{})
-	ja, jb := []*journal.Job{job("e1", "v1", "sha256:1")}, []*journal.Job{job("e1", "v1", "sha256:1")}
+	ja, jb := []*bridge.Job{job("e1", "v1", "sha256:1")}, []*bridge.Job{job("e1", "v1", "sha256:1")}
 	if err := a.Append(t.Context(), ja); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestClusterDedupAndQuorumLoss(t *testing.T) {
 	t.Logf("%s: stored through both replicas", time.Since(start))
 	c.stop(1)
 	c.stop(2)
-	err := a.Append(t.Context(), []*journal.Job{job("e2", "v2", "sha256:2")})
+	err := a.Append(t.Context(), []*bridge.Job{job("e2", "v2", "sha256:2")})
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("append without quorum: %v, want ErrUnavailable", err)
 	}
@@ -150,7 +150,7 @@ func TestClusterDedupAndQuorumLoss(t *testing.T) {
 	c.start(2)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		err := a.Append(t.Context(), []*journal.Job{job("e3", "v3", "sha256:3")})
+		err := a.Append(t.Context(), []*bridge.Job{job("e3", "v3", "sha256:3")})
 		if err == nil {
 			break
 		}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 )
 
 // ErrNotHeld is returned by Done for a sequence this process does not hold.
@@ -25,12 +25,18 @@ type held struct {
 // Consume runs the durable consumer (only the elected applier calls it):
 // every stored event is passed to deliver once, in stream order, until ctx
 // ends. A redelivered event (its first delivery went to a replica that died
-// before acking) arrives with Verify set, so it re-checks the tag before it
-// applies and never moves a tag back. Events are kept from redelivery while
+// before acking), and every event stored before this Consume began (the
+// backlog of a restart or a failover, which may be older than what a resync
+// or another applier applied meanwhile), arrives with Verify set, so it
+// re-checks the tag before it applies and never moves a tag back. Events are kept from redelivery while
 // this process runs; when ctx ends they are handed back at once (a Nak) for
 // the next applier. Call Done or Fail for each delivered job.
-func (l *Log) Consume(ctx context.Context, deliver func(*journal.Job)) error {
+func (l *Log) Consume(ctx context.Context, deliver func(*bridge.Job)) error {
 	cons, err := l.consumer(ctx)
+	if err != nil {
+		return err
+	}
+	backlog, err := l.lastSeq(ctx)
 	if err != nil {
 		return err
 	}
@@ -51,7 +57,7 @@ func (l *Log) Consume(ctx context.Context, deliver func(*journal.Job)) error {
 		if again {
 			return // still being applied here: keep the newer handle, do not deliver twice
 		}
-		var j journal.Job
+		var j bridge.Job
 		if err := json.Unmarshal(m.Data(), &j); err != nil {
 			l.opts.Logger.Error("event log: an undecodable event is dropped", "seq", seq, "error", err)
 			l.forget(seq)
@@ -59,7 +65,7 @@ func (l *Log) Consume(ctx context.Context, deliver func(*journal.Job)) error {
 			return
 		}
 		j.Seq = seq
-		if meta.NumDelivered > 1 {
+		if meta.NumDelivered > 1 || seq <= backlog {
 			j.Verify = true
 		}
 		deliver(&j)
@@ -83,6 +89,7 @@ func (l *Log) Consume(ctx context.Context, deliver func(*journal.Job)) error {
 			for _, m := range l.heldMsgs() {
 				_ = m.Nak()
 			}
+			_ = l.nc.FlushTimeout(l.opts.Timeout) // the Naks reach the server before the connection closes
 			l.held.mu.Lock()
 			l.held.msgs = nil
 			l.held.mu.Unlock()
@@ -122,8 +129,13 @@ func (l *Log) Done(seq uint64) error {
 	return nil
 }
 
-// consumer creates (or finds) the durable consumer, retrying while the
-// cluster cannot answer (no meta leader yet, quorum lost) until ctx ends.
+// consumer creates the durable consumer afresh, retrying while the cluster
+// cannot answer (no meta leader yet, quorum lost) until ctx ends. Only the
+// applier consumes, so it deletes the consumer a previous applier left:
+// events that one held unacked (it crashed, or stepped down) are delivered at
+// once instead of after AckWait. The stream keeps every unacked event (work
+// queue retention removes an event only on its ack), and they arrive as
+// backlog, with Verify set.
 func (l *Log) consumer(ctx context.Context) (jetstream.Consumer, error) {
 	retry := time.NewTimer(0)
 	defer retry.Stop()
@@ -134,6 +146,13 @@ func (l *Log) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		case <-retry.C:
 		}
 		cctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+		err := l.js.DeleteConsumer(cctx, l.opts.Stream, l.consumerName())
+		if err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			cancel()
+			l.opts.Logger.Warn("event log: cannot reset the applier's consumer yet, retrying", "error", err)
+			retry.Reset(time.Second)
+			continue
+		}
 		cons, err := l.js.CreateOrUpdateConsumer(cctx, l.opts.Stream, jetstream.ConsumerConfig{
 			Durable:       l.consumerName(),
 			Description:   "imagestream-bridge: the applier",
@@ -150,5 +169,24 @@ func (l *Log) consumer(ctx context.Context) (jetstream.Consumer, error) {
 		}
 		l.opts.Logger.Warn("event log: cannot create the applier's consumer yet, retrying", "error", err)
 		retry.Reset(time.Second)
+	}
+}
+
+// lastSeq is the stream's last sequence, retried while the cluster cannot
+// answer until ctx ends.
+func (l *Log) lastSeq(ctx context.Context) (uint64, error) {
+	for {
+		ictx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+		info, err := l.events.Info(ictx)
+		cancel()
+		if err == nil {
+			return info.State.LastSeq, nil
+		}
+		l.opts.Logger.Warn("event log: cannot read the stream yet, retrying", "error", err)
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("read stream %s: %w", l.opts.Stream, ctx.Err())
+		case <-time.After(time.Second):
+		}
 	}
 }

@@ -12,7 +12,6 @@ package eventlog
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -21,12 +20,15 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 )
 
-// ErrUnavailable wraps every failure to store an event: the log cannot take
-// it now (no quorum, a timeout, the stream full). The caller answers 503 with
-// Retry-After, never a 2xx.
-var ErrUnavailable = errors.New("event log unavailable")
+// ErrUnavailable wraps every failure to store an event but a full log: the
+// log cannot take it now (no quorum, a timeout). The caller answers 503 with
+// Retry-After, never a 2xx. It is bridge.ErrLogUnavailable. A full log (the
+// queue budget reached) wraps bridge.ErrQueueFull instead.
+var ErrUnavailable = bridge.ErrLogUnavailable
 
 // RetryAfter is the Retry-After a caller sends with ErrUnavailable.
 const RetryAfter = 5 * time.Second
@@ -212,3 +214,6 @@ func (l *Log) Close() error {
 	}
 	return nil
 }
+
+// Log is the bridge's log.
+var _ bridge.Log = (*Log)(nil)

@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 )
 
 type evictCounter = atomic.Uint64
@@ -22,7 +22,7 @@ type evictCounter = atomic.Uint64
 // failedSubject is the failed list's subject of f: one per registry,
 // repository, tag, digest, cluster and action, so a new failure replaces the
 // entry (the stream keeps one message per subject).
-func (l *Log) failedSubject(f journal.Failed) string {
+func (l *Log) failedSubject(f bridge.FailedJob) string {
 	h := sha256.Sum256([]byte(strings.Join([]string{f.Registry, f.Repository, f.Tag, f.Digest, f.ClusterName(), f.Action}, "\x00")))
 	return l.opts.Stream + ".failed." + hex.EncodeToString(h[:16])
 }
@@ -30,7 +30,7 @@ func (l *Log) failedSubject(f journal.Failed) string {
 // Fail stores f in the failed list and then acks its event (when this
 // process holds it): a crash in between delivers the event again, never
 // loses it. At most FailedCap entries are kept; the oldest go (Evicted).
-func (l *Log) Fail(ctx context.Context, f journal.Failed) error {
+func (l *Log) Fail(ctx context.Context, f bridge.FailedJob) error {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
 	subj := l.failedSubject(f)
@@ -64,7 +64,7 @@ func (l *Log) Evicted() uint64 { return l.evicted.Load() }
 
 // FailedList returns the failed list, oldest first; each entry's Seq is its
 // sequence in the failed stream, the handle Replay and Drop take.
-func (l *Log) FailedList(ctx context.Context) ([]journal.Failed, error) {
+func (l *Log) FailedList(ctx context.Context) ([]bridge.FailedJob, error) {
 	ctx, cancel := context.WithTimeout(ctx, 4*l.opts.Timeout)
 	defer cancel()
 	info, err := l.failed.Info(ctx)
@@ -78,7 +78,7 @@ func (l *Log) FailedList(ctx context.Context) ([]journal.Failed, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list failed events: %w: %w", ErrUnavailable, err)
 	}
-	var out []journal.Failed
+	var out []bridge.FailedJob
 	for {
 		batch, err := cons.FetchNoWait(1000)
 		if err != nil {
@@ -91,7 +91,7 @@ func (l *Log) FailedList(ctx context.Context) ([]journal.Failed, error) {
 			if err != nil {
 				return nil, fmt.Errorf("list failed events: %w", err)
 			}
-			var f journal.Failed
+			var f bridge.FailedJob
 			if err := json.Unmarshal(m.Data(), &f); err != nil {
 				return nil, fmt.Errorf("decode failed event %d: %w", meta.Sequence.Stream, err)
 			}
@@ -111,12 +111,12 @@ func (l *Log) FailedList(ctx context.Context) ([]journal.Failed, error) {
 // Replay appends failed entries (all when seqs is empty) to the log as new
 // events (Source replay, Verify set) and then deletes them from the failed
 // list; it returns the appended jobs.
-func (l *Log) Replay(ctx context.Context, seqs []uint64) ([]*journal.Job, error) {
+func (l *Log) Replay(ctx context.Context, seqs []uint64) ([]*bridge.Job, error) {
 	list, err := l.pick(ctx, seqs)
 	if err != nil {
 		return nil, err
 	}
-	jobs := make([]*journal.Job, len(list))
+	jobs := make([]*bridge.Job, len(list))
 	for i, f := range list {
 		j := f.Job
 		j.Source, j.Verify = "replay", true
@@ -152,10 +152,10 @@ func (l *Log) Drop(ctx context.Context, seqs []uint64) (int, error) {
 	return n, nil
 }
 
-func (l *Log) pick(ctx context.Context, seqs []uint64) ([]journal.Failed, error) {
+func (l *Log) pick(ctx context.Context, seqs []uint64) ([]bridge.FailedJob, error) {
 	list, err := l.FailedList(ctx)
 	if err != nil || len(seqs) == 0 {
 		return list, err
 	}
-	return slices.DeleteFunc(list, func(f journal.Failed) bool { return !slices.Contains(seqs, f.Seq) }), nil
+	return slices.DeleteFunc(list, func(f bridge.FailedJob) bool { return !slices.Contains(seqs, f.Seq) }), nil
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/journal"
 )
 
@@ -42,12 +43,12 @@ func (l *Log) Import(ctx context.Context, dir string) (pending, failed int, err 
 	if err != nil {
 		return 0, 0, fmt.Errorf("import journal: %w", err)
 	}
-	jobs, err := j.Pending()
+	old, err := j.Pending()
 	if err != nil {
 		j.Close()
 		return 0, 0, fmt.Errorf("import journal: %w", err)
 	}
-	list, err := j.FailedList()
+	oldFailed, err := j.FailedList()
 	if err != nil {
 		j.Close()
 		return 0, 0, fmt.Errorf("import journal: %w", err)
@@ -55,8 +56,16 @@ func (l *Log) Import(ctx context.Context, dir string) (pending, failed int, err 
 	if err := j.Close(); err != nil {
 		return 0, 0, fmt.Errorf("import journal: %w", err)
 	}
-	for _, jb := range jobs {
-		jb.Verify = true
+	// The journal's records have the fields of bridge.Job: a conversion, not a copy by hand.
+	jobs := make([]*bridge.Job, len(old))
+	for i, jb := range old {
+		j := bridge.Job(*jb)
+		j.Verify = true
+		jobs[i] = &j
+	}
+	list := make([]bridge.FailedJob, len(oldFailed))
+	for i, f := range oldFailed {
+		list[i] = bridge.FailedJob{Job: bridge.Job(f.Job), Reason: f.Reason, Message: f.Message, FailedAt: f.FailedAt}
 	}
 	for start := 0; start < len(jobs); start += 256 {
 		if err := l.Append(ctx, jobs[start:min(start+256, len(jobs))]); err != nil {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 )
 
 // childDirEnv makes the test binary a child that appends forever to the
@@ -33,7 +33,7 @@ func runChild(dir string) {
 	w := bufio.NewWriter(os.Stdout)
 	for i := 0; ; i++ {
 		id := fmt.Sprintf("e%d", i)
-		if err := l.Append(context.Background(), []*journal.Job{job(id, "v1", fmt.Sprintf("sha256:%d", i))}); err != nil {
+		if err := l.Append(context.Background(), []*bridge.Job{job(id, "v1", fmt.Sprintf("sha256:%d", i))}); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}

@@ -78,6 +78,7 @@ type Metrics struct {
 	resyncDuration  prometheus.Histogram
 	resyncLastEnd   prometheus.Gauge
 	leader          prometheus.Gauge
+	eventLogUp      prometheus.Gauge
 	rejectedLogDrop prometheus.Counter
 	metadataEmpty   *prometheus.CounterVec
 	childFailures   *prometheus.CounterVec
@@ -112,7 +113,7 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 		queueCapacity: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "queue_capacity",
 			Help: "Maximum accepted events before the webhook answers 503."}),
 		journalBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "journal_size_bytes",
-			Help: "Size of the durable journal file; 0 when memory only."}),
+			Help: "Bytes stored in the event log's stream (accepted events not yet applied)."}),
 		failedEvents: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "failed_events",
 			Help: "Events in the failed list, waiting for replay."}),
 		ackDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Name: "ack_duration_seconds",
@@ -142,7 +143,9 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 		resyncLastEnd: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "resync_last_success_timestamp_seconds",
 			Help: "Unix time of the last successful reconciliation."}),
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "leader",
-			Help: "1 when this replica processes events (leader, or leader election off)."}),
+			Help: "1 when this replica applies events: it consumes the event log (leader, or leader election off)."}),
+		eventLogUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "event_log_up",
+			Help: "1 while the event log takes appends (readiness: every replica takes webhooks then); 0 means webhooks answer 503."}),
 		rejectedLogDrop: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "rejected_logs_suppressed_total",
 			Help: "Log lines about rejected requests dropped by the rate limiter."}),
 		metadataEmpty: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "image_metadata_empty_total",
@@ -172,7 +175,7 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 		m.notifications, m.events, m.skipped, m.mappings, m.failures, m.retries, m.queueDepth, m.queueCapacity,
 		m.journalBytes, m.failedEvents, m.ackDuration, m.pushToMapped, m.fetchDuration, m.apiDuration,
 		m.cacheRequests, m.resyncRuns, m.resyncDrift, m.resyncFixed, m.resyncRefused, m.resyncDuration, m.resyncLastEnd,
-		m.leader, m.rejectedLogDrop, m.metadataEmpty, m.childFailures, m.workersStalled,
+		m.leader, m.eventLogUp, m.rejectedLogDrop, m.metadataEmpty, m.childFailures, m.workersStalled,
 		m.journalQuarantined, m.failedEvicted, m.clusterUp, m.tagsDeleted, buildInfo, registryInfo,
 	} {
 		f(c)

@@ -130,6 +130,9 @@ func codeClass(code int) string {
 // Leader sets whether this replica processes events.
 func (m *Metrics) Leader(leading bool) { m.leader.Set(bool01(leading)) }
 
+// LogUp sets whether the event log takes appends.
+func (m *Metrics) LogUp(up bool) { m.eventLogUp.Set(bool01(up)) }
+
 // WorkersStalled sets whether the workers are stalled.
 func (m *Metrics) WorkersStalled(stalled bool) { m.workersStalled.Set(bool01(stalled)) }
 

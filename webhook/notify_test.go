@@ -14,6 +14,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -268,6 +269,14 @@ func TestQuayAlways2xx(t *testing.T) {
 	s.SetLeading(false)
 	if rec := serve(s, "/notifications/quay/s3cret%2Ftoken+1", "application/json", quayBody); rec.Code != 200 {
 		t.Errorf("quay, not the leader: %d %s, want 200", rec.Code, rec.Body)
+	}
+	down := &Error{Kind: KindUnavailable, Message: "event log unavailable", RetryAfter: 5 * time.Second}
+	s = newTestServer(t, &recordingDomain{err: down}, io.Discard)
+	if rec := serve(s, "/notifications/quay/s3cret%2Ftoken+1", "application/json", quayBody); rec.Code != 200 {
+		t.Errorf("quay, log unavailable: %d %s, want 200", rec.Code, rec.Body)
+	}
+	if rec := serve(s, "/notifications/main", "application/json", distBody, "Authorization", "Bearer "+testToken); rec.Code != 503 || rec.Header().Get("Retry-After") != "5" {
+		t.Errorf("distribution, log unavailable: %d Retry-After %q, want 503 with Retry-After 5", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }
 

@@ -4,7 +4,7 @@
 // detection, the one error-to-answer table, health and readiness, /metrics,
 // and the admin endpoints served on the admin socket. It hands the decoded
 // events to the domain through the small Domain interface and never touches
-// the queue, the journal or the registries.
+// the queue, the event log or the registries.
 package webhook
 
 import (
@@ -65,7 +65,8 @@ type Server struct {
 	peers   map[string]*peer
 	dedup   *dedup
 	rejects *rejectLog
-	// leading is true while this replica processes events.
+	// leading is true while this replica takes events: every replica on a
+	// shared (cluster) event log, only the applier on an embedded one.
 	leading atomic.Bool
 	// ready is true once the workers run and until shutdown begins.
 	ready atomic.Bool
@@ -95,7 +96,7 @@ func New(cfg *config.Config, d Domain, obs Observer, metrics http.Handler, log *
 	return s, nil
 }
 
-// SetLeading marks whether this replica processes events.
+// SetLeading marks whether this replica takes events (see Server.leading).
 func (s *Server) SetLeading(v bool) { s.leading.Store(v) }
 
 // SetReady marks readiness.

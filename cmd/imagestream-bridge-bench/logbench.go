@@ -17,6 +17,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/eventlog"
 	"github.com/imagestream-bridge/imagestream-bridge/journal"
 )
@@ -92,7 +93,7 @@ func (b *bench) logChild(ctx context.Context, mode, natsURL string) logResult {
 func runLogChild(mode, dir, natsURL string, paced int, rate float64, burst int) error {
 	ctx := context.Background()
 	r := logResult{Mode: mode, Rate: rate, Paced: paced, Burst: burst, BurstC: 16}
-	var appendFn func(ctx context.Context, jobs []*journal.Job) error
+	var appendFn func(ctx context.Context, jobs []*bridge.Job) error
 	switch mode {
 	case "journal":
 		s, err := journal.Open(dir, journal.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
@@ -100,7 +101,14 @@ func runLogChild(mode, dir, natsURL string, paced int, rate float64, burst int) 
 			return err
 		}
 		defer s.Close()
-		appendFn = s.Append
+		// The retired journal's records have bridge.Job's fields.
+		appendFn = func(ctx context.Context, jobs []*bridge.Job) error {
+			old := make([]*journal.Job, len(jobs))
+			for i, j := range jobs {
+				old[i] = (*journal.Job)(j)
+			}
+			return s.Append(ctx, old)
+		}
 	case "embedded", "cluster":
 		o := eventlog.Options{DataDir: dir, MaxPending: paced + burst + 1000, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		if mode == "cluster" {
@@ -124,10 +132,10 @@ func runLogChild(mode, dir, natsURL string, paced int, rate float64, burst int) 
 	var seq atomic.Int64
 	one := func() (time.Duration, error) {
 		i := seq.Add(1)
-		j := &journal.Job{ID: fmt.Sprintf("ev-%d", i), Registry: "bench", Repository: "ns/app", Namespace: "ns",
+		j := &bridge.Job{ID: fmt.Sprintf("ev-%d", i), Registry: "bench", Repository: "ns/app", Namespace: "ns",
 			Stream: "app", Tag: fmt.Sprintf("t%d", i), Digest: fmt.Sprintf("sha256:%064d", i), PushedAt: time.Now(), Source: "notification"}
 		t0 := time.Now()
-		err := appendFn(ctx, []*journal.Job{j})
+		err := appendFn(ctx, []*bridge.Job{j})
 		return time.Since(t0), err
 	}
 	// Paced, open loop: each append starts at its scheduled time whatever the others do.

@@ -6,7 +6,7 @@ import (
 )
 
 func TestBackoffIsCappedAndJittered(t *testing.T) {
-	p := &Pipeline{initial: 100 * time.Millisecond, max: time.Second}
+	p := &Bridge{initial: 100 * time.Millisecond, max: time.Second}
 	for attempt := 1; attempt <= 20; attempt++ {
 		want := min(100*time.Millisecond<<(attempt-1), time.Second)
 		if attempt > 10 {
