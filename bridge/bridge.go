@@ -178,11 +178,12 @@ func (b *Bridge) Drop(ctx context.Context, seqs []uint64) (int, error) {
 	return n, err
 }
 
-// failedChanged reports the failed list's length, which the log bounds.
+// failedChanged reports the failed list's length, which the log bounds and
+// counts without reading the list.
 func (b *Bridge) failedChanged() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if list, err := b.events.FailedList(ctx); err == nil {
-		b.obs.FailedEvents(len(list))
+	if n, err := b.events.FailedCount(ctx); err == nil {
+		b.obs.FailedEvents(n)
 	}
 }

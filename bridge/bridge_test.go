@@ -50,7 +50,7 @@ func (c *counts) PushToMapped(r, cl string, _ time.Duration) { c.add("push_to_ma
 func (c *counts) Failed(r, cl, reason string)                { c.add("failed %s %s", at(r, cl), reason) }
 func (c *counts) TagDeleted(r, cl string)                    { c.add("deleted %s", at(r, cl)) }
 func (c *counts) Retried(stage, reason string)               { c.add("retried %s %s", stage, reason) }
-func (c *counts) FailedEvents(int)                           {}
+func (c *counts) FailedEvents(n int)                         { c.add("failed_events %d", n) }
 func (c *counts) MetadataEmpty(r string)                     { c.add("metadata_empty %s", r) }
 func (c *counts) ChildFailed(r string)                       { c.add("child_failed %s", r) }
 func (c *counts) QueueCapacity(int)                          {}
@@ -99,6 +99,8 @@ type memLog struct {
 	pending  map[uint64]*Job
 	failed   []FailedJob
 	deliver  func(*Job)
+	// listed counts FailedList calls.
+	listed int
 }
 
 func (l *memLog) Append(_ context.Context, jobs []*Job) error {
@@ -160,9 +162,16 @@ func (l *memLog) Fail(_ context.Context, f FailedJob) error {
 	return nil
 }
 
+func (l *memLog) FailedCount(context.Context) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.failed), nil
+}
+
 func (l *memLog) FailedList(context.Context) ([]FailedJob, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.listed++
 	return slices.Clone(l.failed), nil
 }
 

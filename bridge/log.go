@@ -31,6 +31,8 @@ type Log interface {
 	// most a fixed number of entries (the oldest go). A job with Seq 0 (never
 	// in the log) is only recorded.
 	Fail(ctx context.Context, f FailedJob) error
+	// FailedCount is the failed list's length, without reading it.
+	FailedCount(ctx context.Context) (int, error)
 	// FailedList returns the failed list, oldest first; each entry's Seq is the
 	// handle Replay and Drop take.
 	FailedList(ctx context.Context) ([]FailedJob, error)

@@ -198,6 +198,9 @@ func TestFailedList(t *testing.T) {
 	if len(list) != 2 || list[0].Message != "b" || list[1].Message != "c" {
 		t.Fatalf("failed list %+v, want b (replaced a) then c", list)
 	}
+	if n, err := l.FailedCount(t.Context()); err != nil || n != 2 {
+		t.Errorf("FailedCount = %d, %v; want 2", n, err)
+	}
 	if n, _ := l.Pending(t.Context()); n != 0 {
 		t.Errorf("Pending = %d after Fail, want 0 (acked)", n)
 	}
@@ -218,5 +221,8 @@ func TestFailedList(t *testing.T) {
 	}
 	if list, _ := l.FailedList(t.Context()); len(list) != 0 {
 		t.Errorf("failed list after Drop: %+v", list)
+	}
+	if n, err := l.FailedCount(t.Context()); err != nil || n != 0 {
+		t.Errorf("FailedCount after Drop = %d, %v; want 0", n, err)
 	}
 }

@@ -62,6 +62,18 @@ func (l *Log) Fail(ctx context.Context, f bridge.FailedJob) error {
 // Evicted is how many failed entries the cap dropped since Open.
 func (l *Log) Evicted() uint64 { return l.evicted.Load() }
 
+// FailedCount is the failed list's length: the failed stream's message
+// count, one API call whatever the length.
+func (l *Log) FailedCount(ctx context.Context) (int, error) {
+	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
+	defer cancel()
+	info, err := l.failed.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("count failed events: %w: %w", ErrUnavailable, err)
+	}
+	return int(info.State.Msgs), nil
+}
+
 // FailedList returns the failed list, oldest first; each entry's Seq is its
 // sequence in the failed stream, the handle Replay and Drop take.
 func (l *Log) FailedList(ctx context.Context) ([]bridge.FailedJob, error) {
