@@ -9,7 +9,6 @@ import (
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
 	"github.com/imagestream-bridge/imagestream-bridge/event"
-	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
 // ErrQueueFull is Accept's answer when the queue has no room for the events:
@@ -93,10 +92,10 @@ func toJob(regName string, rt router, ev *event.Event) (*Job, SkipReason) {
 	case ev.Tag == "":
 		return nil, SkipUntagged
 	}
-	if !registry.ValidRepository(ev.Repository) || !registry.ValidTag(ev.Tag) {
+	if !event.ValidRepository(ev.Repository) || !event.ValidTag(ev.Tag) {
 		return nil, SkipInvalidName
 	}
-	if _, err := registry.ParseDigest(ev.Digest); err != nil && ev.Digest != "" {
+	if _, err := event.ParseDigest(ev.Digest); err != nil && ev.Digest != "" {
 		// "" is a sender without digests (Quay): the job resolves the tag when it runs.
 		return nil, SkipInvalidName
 	}
@@ -125,7 +124,7 @@ func toDeleteJob(regName string, rt router, ev *event.Event) (*Job, SkipReason) 
 	if ev.Tag == "" {
 		return nil, SkipNotPush
 	}
-	if !registry.ValidRepository(ev.Repository) || !registry.ValidTag(ev.Tag) {
+	if !event.ValidRepository(ev.Repository) || !event.ValidTag(ev.Tag) {
 		return nil, SkipInvalidName
 	}
 	route, reason := rt.route(ev.Repository)

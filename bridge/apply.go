@@ -2,8 +2,8 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -15,7 +15,6 @@ import (
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
-	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
 // errNotConfigured is a job whose registry or cluster left the config after it
@@ -44,7 +43,7 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 		// A push may have moved the tag on since this job was planned or journaled:
 		// applying it now would move the tag back.
 		now, err := src.fetch.Resolve(ctx, j.Repository, j.Tag)
-		if registry.StatusCode(err) == http.StatusNotFound {
+		if StatusCode(err) == http.StatusNotFound {
 			return errSkipStale
 		}
 		if err != nil {
@@ -68,8 +67,8 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 	if err != nil {
 		return err
 	}
-	if raw, err := json.Marshal(ism); err == nil && int64(len(raw)) > registry.MaxImageBytes {
-		return fmt.Errorf("%w: the mapping is %d bytes, more than the API server stores (%d)", registry.ErrTooLarge, len(raw), registry.MaxImageBytes)
+	if raw, err := json.Marshal(ism); err == nil && int64(len(raw)) > MaxImageBytes {
+		return fmt.Errorf("%w: the mapping is %d bytes, more than the API server stores (%d)", ErrTooLarge, len(raw), MaxImageBytes)
 	}
 	if cl.cfg.CreateChildImages && mapping.IsList(ism.Image.DockerImageManifestMediaType) {
 		b.createChildren(ctx, src, cl, j, ism)
@@ -139,7 +138,7 @@ func newestReference(s *imagev1.ImageStream, tag string) string {
 
 // build builds the mapping of digest for j's tag. A config the API server
 // cannot decode is mapped with empty metadata, as the server stores it.
-func (b *Bridge) build(src *source, cl *target, j *Job, digest string, content *registry.Content) (*imagev1.ImageStreamMapping, error) {
+func (b *Bridge) build(src *source, cl *target, j *Job, digest string, content *Content) (*imagev1.ImageStreamMapping, error) {
 	ism, warn, err := mapping.Build(mapping.Input{
 		Namespace: j.Namespace, Stream: j.Stream, Tag: j.Tag, Repository: j.Repository,
 		ReferenceHost: src.cfg.ReferenceHost, Digest: digest, MediaType: content.MediaType,

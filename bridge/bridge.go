@@ -42,7 +42,7 @@ type Bridge struct {
 	// initial and max bound the backoff of a retried job.
 	initial, max time.Duration
 	gate         *gate
-	now        func() time.Time
+	now          func() time.Time
 	// stallLimit is how long workers may finish nothing while events wait before Stalled says so.
 	stallLimit time.Duration
 	// resyncApplied and resyncSkipped count the outcomes of resync jobs (ResyncOutcomes).

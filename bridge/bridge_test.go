@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/imagestream-bridge/imagestream-bridge/config"
-	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
 // counts is an Observer that counts what it is told, by method and arguments.
@@ -59,8 +58,8 @@ func (c *counts) ResyncDrift(r, kind string)                 { c.add("drift %s %
 func (c *counts) ResyncFixed(r string)                       { c.add("fixed %s", r) }
 func (c *counts) ResyncDeletesRefused(r string)              { c.add("refused %s", r) }
 
-// newTestBridge builds a Bridge from YAML over a memLog, with real
-// registry clients for the configured URLs and no API server behind api.
+// newTestBridge builds a Bridge from YAML over a memLog, with a stuckFetcher
+// for every configured registry and no API server behind api.
 func newTestBridge(t *testing.T, yaml string, api ImageAPI) (*Bridge, *counts, *memLog) {
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml))
@@ -69,11 +68,7 @@ func newTestBridge(t *testing.T, yaml string, api ImageAPI) (*Bridge, *counts, *
 	}
 	fetchers := map[string]Fetcher{}
 	for _, r := range cfg.Registries {
-		c, err := registry.New(registry.Config{URL: r.URL, FetchTimeout: r.FetchTimeout.Duration}, registry.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		fetchers[r.Name] = c
+		fetchers[r.Name] = stuckFetcher{}
 	}
 	obs, store := &counts{}, &memLog{max: cfg.QueueSize, pending: map[uint64]*Job{}}
 	others := map[string]ImageAPI{}
@@ -86,6 +81,37 @@ func newTestBridge(t *testing.T, yaml string, api ImageAPI) (*Bridge, *counts, *
 		t.Fatal(err)
 	}
 	return b, obs, store
+}
+
+// stuckFetcher is the Fetcher of the unit tests: a registry that never
+// answers, so every call waits for its context to end. Package registry
+// implements Fetcher and imports this package, so its client cannot be used
+// here; it is tested against real registries there and end to end in e2e.
+type stuckFetcher struct{}
+
+func (stuckFetcher) Fetch(ctx context.Context, _, _ string, _ func(string) bool) (*Content, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("fetch: %w", ctx.Err())
+}
+
+func (stuckFetcher) Resolve(ctx context.Context, _, _ string) (string, error) {
+	<-ctx.Done()
+	return "", fmt.Errorf("resolve: %w", ctx.Err())
+}
+
+func (stuckFetcher) TagGone(ctx context.Context, _, _ string) (bool, error) {
+	<-ctx.Done()
+	return false, fmt.Errorf("look up tag: %w", ctx.Err())
+}
+
+func (stuckFetcher) Repositories(ctx context.Context) ([]string, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("list catalog: %w", ctx.Err())
+}
+
+func (stuckFetcher) Tags(ctx context.Context, _ string) ([]string, error) {
+	<-ctx.Done()
+	return nil, fmt.Errorf("list tags: %w", ctx.Err())
 }
 
 // memLog is the Log of the unit tests: jobs in memory, bounded by

@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
-	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
 // Result is what became of one attempt at a job.
@@ -102,7 +101,7 @@ func classify(err error) Outcome {
 	switch {
 	case errors.As(err, &skip):
 		return Outcome{Result: Skipped, Skip: skip.reason, Err: err} // done: nothing to apply
-	case errors.Is(err, registry.ErrNoVerdict):
+	case errors.Is(err, ErrNoVerdict):
 		return retry(RetryNoVerdict)
 	case errors.Is(err, context.DeadlineExceeded):
 		return retry(RetryTimeout)
@@ -110,20 +109,20 @@ func classify(err error) Outcome {
 		return retry(RetryTimeout)
 	case errors.Is(err, mapping.ErrInvalidImage):
 		return perm(FailInvalidImage)
-	case errors.Is(err, registry.ErrTooLarge), errors.Is(err, mapping.ErrTooManyChildren):
+	case errors.Is(err, ErrTooLarge), errors.Is(err, mapping.ErrTooManyChildren):
 		return perm(FailTooLarge)
-	case errors.Is(err, registry.ErrDigestMismatch):
+	case errors.Is(err, ErrDigestMismatch):
 		return perm(FailDigestMismatch)
-	case errors.Is(err, registry.ErrRedirectRefused):
+	case errors.Is(err, ErrRedirectRefused):
 		return perm(FailRedirectRefused)
-	case errors.Is(err, registry.ErrTokenHostRefused):
+	case errors.Is(err, ErrTokenHostRefused):
 		return perm(FailTokenHostRefused)
-	case errors.Is(err, registry.ErrInvalidName), errors.Is(err, errNotConfigured):
+	case errors.Is(err, ErrInvalidName), errors.Is(err, errNotConfigured):
 		return perm(FailInvalid)
 	}
 
 	if o.Stage == StageFetch {
-		switch code := registry.StatusCode(err); {
+		switch code := StatusCode(err); {
 		case code == 0:
 			return retry(RetryNetwork)
 		case code == http.StatusNotFound:

@@ -9,13 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
-	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
 // throttled is an error that carries a server's Retry-After, as package openshift's does.
@@ -29,7 +27,15 @@ func apiStatus(code int32, kind, msg string) error {
 		Details: &metav1.StatusDetails{Kind: kind}}}
 }
 
-func fetchStatus(code int) error { return inStage(StageFetch, &transport.Error{StatusCode: code}) }
+// answered is a registry's HTTP answer as a Fetcher reports it (package registry's errors carry their status so).
+type answered int
+
+func (e answered) Error() string   { return http.StatusText(int(e)) }
+func (e answered) StatusCode() int { return int(e) }
+
+func fetchStatus(code int) error {
+	return inStage(StageFetch, fmt.Errorf("fetch manifest: %w", answered(code)))
+}
 
 var classifyCases = []struct {
 	name string
@@ -41,8 +47,13 @@ var classifyCases = []struct {
 	{"artifact", &skipError{reason: SkipArtifact}, Outcome{Result: Skipped, Skip: SkipArtifact}},
 	{"deadline", inStage(StageFetch, context.DeadlineExceeded), Outcome{Result: Retried, Retry: RetryTimeout, Stage: StageFetch}},
 	{"invalid image", fmt.Errorf("build: %w", mapping.ErrInvalidImage), Outcome{Result: Failed, Failure: FailInvalidImage, Stage: StageAPI}},
-	{"too large", inStage(StageFetch, registry.ErrTooLarge), Outcome{Result: Failed, Failure: FailTooLarge, Stage: StageFetch}},
-	{"digest mismatch", inStage(StageFetch, registry.ErrDigestMismatch), Outcome{Result: Failed, Failure: FailDigestMismatch, Stage: StageFetch}},
+	{"too large", inStage(StageFetch, ErrTooLarge), Outcome{Result: Failed, Failure: FailTooLarge, Stage: StageFetch}},
+	{"digest mismatch", inStage(StageFetch, ErrDigestMismatch), Outcome{Result: Failed, Failure: FailDigestMismatch, Stage: StageFetch}},
+	{"redirect refused", inStage(StageFetch, ErrRedirectRefused), Outcome{Result: Failed, Failure: FailRedirectRefused, Stage: StageFetch}},
+	{"token host refused", inStage(StageFetch, ErrTokenHostRefused), Outcome{Result: Failed, Failure: FailTokenHostRefused, Stage: StageFetch}},
+	{"invalid name", inStage(StageFetch, ErrInvalidName), Outcome{Result: Failed, Failure: FailInvalid, Stage: StageFetch}},
+	{"not configured", errNotConfigured, Outcome{Result: Failed, Failure: FailInvalid, Stage: StageAPI}},
+	{"no verdict", inStage(StageFetch, fmt.Errorf("look up tag: %w", ErrNoVerdict)), Outcome{Result: Retried, Retry: RetryNoVerdict, Stage: StageFetch}},
 	{"fetch network", inStage(StageFetch, errors.New("connection refused")), Outcome{Result: Retried, Retry: RetryNetwork, Stage: StageFetch}},
 	{"manifest 404", fetchStatus(http.StatusNotFound), Outcome{Result: Failed, Failure: FailManifestNotFound, Stage: StageFetch}},
 	{"registry 401", fetchStatus(http.StatusUnauthorized), Outcome{Result: Failed, Failure: FailRegistryUnauthorized, Stage: StageFetch}},

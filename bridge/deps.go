@@ -5,8 +5,6 @@ import (
 	"time"
 
 	imagev1 "github.com/openshift/api/image/v1"
-
-	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
 // ImageAPI is what the bridge needs of the OpenShift image API (package
@@ -22,19 +20,6 @@ type ImageAPI interface {
 	DeleteStreamTag(ctx context.Context, namespace, stream, tag string) error
 	// Probe asks the server for something cheap; nil means it answered.
 	Probe(ctx context.Context) error
-}
-
-// Fetcher reads one configured registry (package registry implements it).
-type Fetcher interface {
-	// Fetch returns a manifest and, when isImage says it is an image manifest, its config.
-	Fetch(ctx context.Context, repository, digest string, isImage func(mediaType string) bool) (*registry.Content, error)
-	// Resolve returns the digest a tag points at now.
-	Resolve(ctx context.Context, repository, tag string) (string, error)
-	// TagGone reports whether the registry itself says the tag does not exist
-	// (registry.TagGone): the only answer a tag deletion acts on.
-	TagGone(ctx context.Context, repository, tag string) (bool, error)
-	Repositories(ctx context.Context) ([]string, error)
-	Tags(ctx context.Context, repository string) ([]string, error)
 }
 
 // Observer receives every measurement the bridge makes (package metrics

@@ -3,8 +3,6 @@ package bridge
 import (
 	"context"
 	"net/http"
-
-	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
 // digest is the manifest digest job j maps. A job without one comes from a
@@ -18,7 +16,7 @@ func (b *Bridge) digest(ctx context.Context, src *source, j *Job) (string, error
 		return j.Digest, nil
 	}
 	d, err := src.fetch.Resolve(ctx, j.Repository, j.Tag)
-	if registry.StatusCode(err) == http.StatusNotFound {
+	if StatusCode(err) == http.StatusNotFound {
 		return "", errSkipStale
 	}
 	if err != nil {

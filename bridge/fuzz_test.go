@@ -5,7 +5,6 @@ import (
 
 	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/event"
-	"github.com/imagestream-bridge/imagestream-bridge/registry"
 )
 
 // FuzzToJob feeds arbitrary events to the filter and router: nothing panics,
@@ -29,10 +28,10 @@ func FuzzToJob(f *testing.F) {
 			}
 			return
 		}
-		if !registry.ValidRepository(job.Repository) || !registry.ValidTag(job.Tag) {
+		if !event.ValidRepository(job.Repository) || !event.ValidTag(job.Tag) {
 			t.Fatalf("invalid name passed: %q %q", job.Repository, job.Tag)
 		}
-		if _, err := registry.ParseDigest(job.Digest); err != nil && job.Digest != "" {
+		if _, err := event.ParseDigest(job.Digest); err != nil && job.Digest != "" {
 			t.Fatalf("invalid digest passed: %q", job.Digest)
 		}
 		if !namespaceRE.MatchString(job.Namespace) || !streamNameRE.MatchString(job.Stream) {

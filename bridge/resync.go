@@ -11,7 +11,6 @@ import (
 	imagev1 "github.com/openshift/api/image/v1"
 	"golang.org/x/time/rate"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-
 )
 
 // Drift is one tag whose image stream, in one cluster, is out of step with the registry.

@@ -2,8 +2,6 @@ package bridge
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,28 +9,16 @@ import (
 	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
 
-// TestStalledWithStuckWorker: with the only worker stuck and an event
-// waiting, Stalled turns true once the stall limit passes.
+// TestStalledWithStuckWorker: with the only worker stuck (on a registry that
+// never answers, stuckFetcher) and an event waiting, Stalled turns true once
+// the stall limit passes.
 func TestStalledWithStuckWorker(t *testing.T) {
-	hang := make(chan struct{})
-	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/v2/" {
-			return
-		}
-		select {
-		case <-hang:
-		case <-r.Context().Done():
-		}
-	}))
-	defer reg.Close()
-	defer close(hang)
 	b, _, _ := newTestBridge(t, `
 workers: 1
 registries:
   - name: main
-    url: `+reg.URL+`
+    url: http://127.0.0.1:1
     webhookToken: t
-    fetchTimeout: 10m
 `, nil)
 	b.stallLimit = 200 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,7 +1,9 @@
 // Package event is a registry notification once decoded: a sender-neutral
 // record of one thing that happened to a repository. The webhook's sender
 // decoders (distribution, Harbor, Quay, Artifactory, ACR) produce it; the
-// bridge consumes it. It imports nothing of ours.
+// bridge consumes it. The grammar of the names it carries (repository, tag,
+// digest) is here too: the bridge checks them when it accepts an event, and
+// package registry before it asks for anything. It imports nothing of ours.
 package event
 
 import "time"

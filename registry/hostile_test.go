@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
 
@@ -153,13 +154,13 @@ func TestTokenHostRefused(t *testing.T) {
 			r.URL, r.TokenHosts, r.InsecureSkipTLSVerify = reg.URL, tc.tokenHosts, true
 			c := newClient(t, r, Options{})
 			_, err := c.Fetch(context.Background(), "a/b", testDigest, func(string) bool { return true })
-			if !errors.Is(err, ErrTokenHostRefused) {
-				t.Fatalf("fetch: %v, want ErrTokenHostRefused", err)
+			if !errors.Is(err, bridge.ErrTokenHostRefused) {
+				t.Fatalf("fetch: %v, want bridge.ErrTokenHostRefused", err)
 			}
 			if n, a, _ := rec.counts(); n != 0 || a != 0 {
 				t.Fatalf("other host got %d requests, %d with credentials", n, a)
 			}
-			if _, err := c.Resolve(context.Background(), "a/b", "v1"); !errors.Is(err, ErrTokenHostRefused) {
+			if _, err := c.Resolve(context.Background(), "a/b", "v1"); !errors.Is(err, bridge.ErrTokenHostRefused) {
 				t.Errorf("resolve: %v", err)
 			}
 		})
@@ -197,13 +198,13 @@ func TestOwnTokenEndpoint(t *testing.T) {
 	defer srv.Close()
 	c := newClient(t, Config{URL: srv.URL, Username: "robot", Password: "s3cret"}, Options{})
 	_, err := c.Fetch(context.Background(), "a/b", testDigest, func(string) bool { return true })
-	if StatusCode(err) != http.StatusNotFound || tokenRequests == 0 {
+	if bridge.StatusCode(err) != http.StatusNotFound || tokenRequests == 0 {
 		t.Fatalf("fetch through the registry's own token endpoint: %v (%d token requests)", err, tokenRequests)
 	}
 }
 
 // TestEndlessListings: catalogs and tag lists that never end, or pages that
-// never end, stop quickly with ErrTooLarge.
+// never end, stop quickly with bridge.ErrTooLarge.
 func TestEndlessListings(t *testing.T) {
 	var n int
 	var mu sync.Mutex
@@ -254,8 +255,8 @@ func TestEndlessListings(t *testing.T) {
 		if d := time.Since(start); d > 5*time.Second {
 			t.Errorf("%s took %s", name, d)
 		}
-		if !errors.Is(err, ErrTooLarge) {
-			t.Errorf("%s: %v, want ErrTooLarge", name, err)
+		if !errors.Is(err, bridge.ErrTooLarge) {
+			t.Errorf("%s: %v, want bridge.ErrTooLarge", name, err)
 		}
 	}
 }
@@ -282,7 +283,7 @@ func TestCacheKeyedByRepository(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Fetch(context.Background(), "victim/app", d.String(), isImage)
-	if StatusCode(err) != http.StatusNotFound {
+	if bridge.StatusCode(err) != http.StatusNotFound {
 		t.Fatalf("victim/app@%s: %v, want the registry's 404", d, err)
 	}
 }
@@ -335,7 +336,7 @@ func TestPlainHTTPRegistryNeverTriesHTTPS(t *testing.T) {
 	defer srv.Close()
 	url := "http://" + ln.Addr().String()
 	c := newClient(t, Config{URL: url}, Options{})
-	if _, err := c.Resolve(context.Background(), "a/b", "v1"); StatusCode(err) != http.StatusNotFound {
+	if _, err := c.Resolve(context.Background(), "a/b", "v1"); bridge.StatusCode(err) != http.StatusNotFound {
 		t.Fatalf("resolve: %v", err)
 	}
 	rec.mu.Lock()

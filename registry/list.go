@@ -8,6 +8,9 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
+	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
 
 // Listing bounds: every page is capped in bytes (Options.ListLimit) and ends at
@@ -39,12 +42,12 @@ func (c *Client) Repositories(ctx context.Context) ([]string, error) {
 // says it does not know (a 404 carrying its verdict, see IsGone) has none; any
 // other 404 (a proxy's bare one) fails the listing: it is never read as "no tags".
 func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) {
-	if !ValidRepository(repository) {
-		return nil, fmt.Errorf("%w: %q", ErrInvalidName, repository)
+	if !event.ValidRepository(repository) {
+		return nil, fmt.Errorf("%w: %q", bridge.ErrInvalidName, repository)
 	}
 	repo, err := name.NewRepository(c.reg.Name()+"/"+repository, name.WeakValidation)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidName, err)
+		return nil, fmt.Errorf("%w: %v", bridge.ErrInvalidName, err)
 	}
 	var tl *remoteTags
 	err = c.bounded(ctx, func(ctx context.Context) (err error) {
@@ -68,7 +71,7 @@ func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) 
 func (c *Client) collect(ctx context.Context, first []string, more func() bool, next func(context.Context) ([]string, error), limit int, what string) ([]string, error) {
 	out := append([]string(nil), first...)
 	if len(out) > limit {
-		return nil, fmt.Errorf("%w: more than %d %s", ErrTooLarge, limit, what)
+		return nil, fmt.Errorf("%w: more than %d %s", bridge.ErrTooLarge, limit, what)
 	}
 	for more() {
 		var page []string
@@ -80,11 +83,11 @@ func (c *Client) collect(ctx context.Context, first []string, more func() bool, 
 			return nil, err
 		}
 		if len(page) == 0 && more() {
-			return nil, fmt.Errorf("%w: an empty page links to another (%d %s so far)", ErrTooLarge, len(out), what)
+			return nil, fmt.Errorf("%w: an empty page links to another (%d %s so far)", bridge.ErrTooLarge, len(out), what)
 		}
 		out = append(out, page...)
 		if len(out) > limit {
-			return nil, fmt.Errorf("%w: more than %d %s", ErrTooLarge, limit, what)
+			return nil, fmt.Errorf("%w: more than %d %s", bridge.ErrTooLarge, limit, what)
 		}
 	}
 	return out, nil

@@ -6,6 +6,12 @@
 // Fetched bytes are verified against their digest, capped in size, and kept
 // in a bounded content-addressed cache; concurrent fetches of one digest share
 // one round trip.
+//
+// A Client is the bridge's Fetcher. It speaks the bridge's terms: it returns
+// bridge.Content, its errors wrap the bridge's sentinels (bridge.ErrTooLarge,
+// bridge.ErrDigestMismatch, ...) and carry the registry's HTTP status
+// (bridge.StatusCode), so the bridge classifies them without importing this
+// package. Names are checked with package event's grammar before any request.
 package registry
 
 import (
@@ -22,27 +28,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"golang.org/x/sync/singleflight"
-)
 
-// Errors a fetch can end in; the bridge classifies them as permanent.
-// A fetch that outlives its deadline ends in an error wrapping
-// context.DeadlineExceeded instead (transient).
-var (
-	ErrTooLarge        = errors.New("content too large")
-	ErrDigestMismatch  = errors.New("content does not match its digest")
-	ErrRedirectRefused = errors.New("redirect refused")
-	ErrInvalidName     = errors.New("invalid repository, tag or digest")
-	// ErrTokenHostRefused: the registry's Bearer challenge named a token endpoint
-	// (realm) on a host that is neither the registry's own nor in tokenHosts, over
-	// a weaker scheme, or one go-containerregistry refuses (a private IP literal).
-	// No credentials were sent to it.
-	ErrTokenHostRefused = errors.New("token endpoint refused")
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
+	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
-
-// MaxImageBytes is the largest Image the API server can store: etcd refuses
-// a request over its --max-request-bytes, 1.5 MiB by default, and an Image is
-// stored as one object (docs/security.md says how the bound is derived).
-const MaxImageBytes = 3 << 19
 
 // imageOverhead is room for what an Image holds besides the manifest and the
 // config: names, annotations, layer list, signatures (generous).
@@ -117,12 +106,7 @@ type Client struct {
 	guard   *guard
 }
 
-// Content is a manifest and, for image manifests, its config blob.
-type Content struct {
-	MediaType string
-	Manifest  []byte
-	Config    []byte
-}
+var _ bridge.Fetcher = (*Client)(nil)
 
 // New builds a Client for the registry r.
 func New(r Config, opts Options) (*Client, error) {
@@ -203,14 +187,14 @@ func New(r Config, opts Options) (*Client, error) {
 // Fetch returns the manifest of repository@dgst and, for an image manifest,
 // its config blob. Both are verified against their digests. The whole fetch
 // ends at the registry's fetch deadline.
-func (c *Client) Fetch(ctx context.Context, repository, dgst string, isImage func(mediaType string) bool) (*Content, error) {
-	var content *Content
+func (c *Client) Fetch(ctx context.Context, repository, dgst string, isImage func(mediaType string) bool) (*bridge.Content, error) {
+	var content *bridge.Content
 	err := c.bounded(ctx, func(ctx context.Context) error {
 		mediaType, manifest, err := c.manifest(ctx, repository, dgst)
 		if err != nil {
 			return err
 		}
-		content = &Content{MediaType: mediaType, Manifest: manifest}
+		content = &bridge.Content{MediaType: mediaType, Manifest: manifest}
 		if !isImage(mediaType) {
 			return nil
 		}
@@ -223,9 +207,9 @@ func (c *Client) Fetch(ctx context.Context, repository, dgst string, isImage fun
 		if err := json.Unmarshal(manifest, &m); err != nil {
 			return nil // the mapping builder reports the invalid manifest
 		}
-		if need := ImageBytes(len(manifest), m.Config.Size); need > MaxImageBytes {
+		if need := ImageBytes(len(manifest), m.Config.Size); need > bridge.MaxImageBytes {
 			return fmt.Errorf("%w: an Image of a %d-byte manifest and a %d-byte config takes about %d bytes, more than the API server stores (%d)",
-				ErrTooLarge, len(manifest), m.Config.Size, need, MaxImageBytes)
+				bridge.ErrTooLarge, len(manifest), m.Config.Size, need, bridge.MaxImageBytes)
 		}
 		content.Config, err = c.blob(ctx, repository, m.Config.Digest)
 		return err
@@ -252,7 +236,9 @@ func (c *Client) bounded(ctx context.Context, f func(ctx context.Context) error)
 	return fmt.Errorf("fetch deadline %s: %w (%v)", c.timeout, context.DeadlineExceeded, err)
 }
 
-// libraryError gives errors go-containerregistry only describes in text their sentinel.
+// libraryError gives errors go-containerregistry only describes in text their
+// sentinel, and a registry's HTTP answer its status (answerError). Every
+// error of the library passes here before it leaves the package.
 func libraryError(err error) error {
 	if err == nil {
 		return nil
@@ -261,13 +247,28 @@ func libraryError(err error) error {
 	switch {
 	case strings.Contains(msg, "does not match requested digest"), strings.Contains(msg, "error verifying"):
 		// go-containerregistry verifies digest references itself, with an untyped error.
-		return fmt.Errorf("%w: %v", ErrDigestMismatch, err)
+		return fmt.Errorf("%w: %v", bridge.ErrDigestMismatch, err)
 	case strings.Contains(msg, "invalid realm in www-authenticate"):
 		// It refuses private IP literals and weaker schemes as token realms, untyped.
-		return fmt.Errorf("%w: %v", ErrTokenHostRefused, err)
+		return fmt.Errorf("%w: %v", bridge.ErrTokenHostRefused, err)
+	}
+	if code := statusCode(err); code != 0 {
+		return &answerError{err: err, code: code}
 	}
 	return err
 }
+
+// answerError is a registry's answer with an HTTP status that is not a
+// success: StatusCode gives it to the bridge (bridge.StatusCode), Unwrap
+// keeps go-containerregistry's *transport.Error with its error codes.
+type answerError struct {
+	err  error
+	code int
+}
+
+func (e *answerError) Error() string   { return e.err.Error() }
+func (e *answerError) Unwrap() error   { return e.err }
+func (e *answerError) StatusCode() int { return e.code }
 
 // cacheKey names content by repository and digest: a digest cached from one
 // repository says nothing about whether another repository holds it.
@@ -289,7 +290,7 @@ func (c *Client) manifest(ctx context.Context, repository, dgst string) (string,
 		desc, err := c.puller.Get(ctx, ref)
 		err = libraryError(err)
 		if err == nil && desc.Digest.String() != dgst {
-			err = fmt.Errorf("%w: manifest %s hashed to %s", ErrDigestMismatch, dgst, desc.Digest)
+			err = fmt.Errorf("%w: manifest %s hashed to %s", bridge.ErrDigestMismatch, dgst, desc.Digest)
 		}
 		c.observe("manifest", start, err)
 		if err != nil {
@@ -353,12 +354,12 @@ func (c *Client) readBlob(ctx context.Context, ref name.Digest) ([]byte, error) 
 
 // Resolve returns the digest a tag points at now.
 func (c *Client) Resolve(ctx context.Context, repository, tag string) (string, error) {
-	if !ValidRepository(repository) || !ValidTag(tag) {
-		return "", fmt.Errorf("%w: %s:%s", ErrInvalidName, repository, tag)
+	if !event.ValidRepository(repository) || !event.ValidTag(tag) {
+		return "", fmt.Errorf("%w: %s:%s", bridge.ErrInvalidName, repository, tag)
 	}
 	ref, err := name.NewTag(c.reg.Name()+"/"+repository+":"+tag, name.WeakValidation)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrInvalidName, err)
+		return "", fmt.Errorf("%w: %v", bridge.ErrInvalidName, err)
 	}
 	var dgst string
 	err = c.bounded(ctx, func(ctx context.Context) error {
@@ -375,15 +376,15 @@ func (c *Client) Resolve(ctx context.Context, repository, tag string) (string, e
 	return dgst, nil
 }
 func (c *Client) digestRef(repository, dgst string) (name.Digest, error) {
-	if !ValidRepository(repository) {
-		return name.Digest{}, fmt.Errorf("%w: repository %q", ErrInvalidName, repository)
+	if !event.ValidRepository(repository) {
+		return name.Digest{}, fmt.Errorf("%w: repository %q", bridge.ErrInvalidName, repository)
 	}
-	if _, err := ParseDigest(dgst); err != nil {
-		return name.Digest{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
+	if _, err := event.ParseDigest(dgst); err != nil {
+		return name.Digest{}, fmt.Errorf("%w: %v", bridge.ErrInvalidName, err)
 	}
 	ref, err := name.NewDigest(c.reg.Name()+"/"+repository+"@"+dgst, name.WeakValidation)
 	if err != nil {
-		return name.Digest{}, fmt.Errorf("%w: %v", ErrInvalidName, err)
+		return name.Digest{}, fmt.Errorf("%w: %v", bridge.ErrInvalidName, err)
 	}
 	return ref, nil
 }
@@ -400,8 +401,8 @@ func (c *Client) cacheResult(r string) {
 	}
 }
 
-// StatusCode returns the HTTP status of a registry error, or 0.
-func StatusCode(err error) int {
+// statusCode returns the HTTP status of a go-containerregistry error, or 0.
+func statusCode(err error) int {
 	var te *transport.Error
 	if errors.As(err, &te) {
 		return te.StatusCode

@@ -11,6 +11,8 @@ import (
 	"path"
 	"strings"
 	"time"
+
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 )
 
 // guard is the innermost RoundTripper towards a registry; every request the
@@ -59,7 +61,7 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	if limit > 0 && resp.StatusCode == http.StatusOK {
 		if resp.ContentLength > limit {
 			resp.Body.Close()
-			return nil, fmt.Errorf("%w: %s is %d bytes, limit %d", ErrTooLarge, req.URL.Path, resp.ContentLength, limit)
+			return nil, fmt.Errorf("%w: %s is %d bytes, limit %d", bridge.ErrTooLarge, req.URL.Path, resp.ContentLength, limit)
 		}
 		resp.Body = &limitedBody{rc: resp.Body, left: limit, limit: limit}
 	}
@@ -76,7 +78,7 @@ func (g *guard) otherHost(req *http.Request) error {
 	}
 	if req.Response != nil {
 		if !matchHost(g.redirectHosts, req.URL.Hostname()) {
-			return fmt.Errorf("%w: redirect to %s (not the registry host and not in redirectHosts)", ErrRedirectRefused, req.URL.Host)
+			return fmt.Errorf("%w: redirect to %s (not the registry host and not in redirectHosts)", bridge.ErrRedirectRefused, req.URL.Host)
 		}
 		return nil
 	}
@@ -89,14 +91,14 @@ func (g *guard) otherHost(req *http.Request) error {
 		}
 	}
 	return fmt.Errorf("%w: token endpoint %s://%s is not the registry host %s and not in tokenHosts",
-		ErrTokenHostRefused, req.URL.Scheme, req.URL.Host, g.host)
+		bridge.ErrTokenHostRefused, req.URL.Scheme, req.URL.Host, g.host)
 }
 
 func refused(req *http.Request) error {
 	if req.Response != nil {
-		return ErrRedirectRefused
+		return bridge.ErrRedirectRefused
 	}
-	return ErrTokenHostRefused
+	return bridge.ErrTokenHostRefused
 }
 
 // canonicalHost is host:port with the scheme's default port filled in.
@@ -128,7 +130,7 @@ type limitedBody struct {
 
 func (l *limitedBody) Read(p []byte) (int, error) {
 	if l.left < 0 {
-		return 0, fmt.Errorf("%w: body over %d bytes", ErrTooLarge, l.limit)
+		return 0, fmt.Errorf("%w: body over %d bytes", bridge.ErrTooLarge, l.limit)
 	}
 	if int64(len(p)) > l.left+1 {
 		p = p[:l.left+1]
@@ -136,7 +138,7 @@ func (l *limitedBody) Read(p []byte) (int, error) {
 	n, err := l.rc.Read(p)
 	l.left -= int64(n)
 	if l.left < 0 {
-		return n, fmt.Errorf("%w: body over %d bytes", ErrTooLarge, l.limit)
+		return n, fmt.Errorf("%w: body over %d bytes", bridge.ErrTooLarge, l.limit)
 	}
 	return n, err
 }

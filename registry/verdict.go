@@ -8,13 +8,10 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-)
 
-// ErrNoVerdict: the registry answered 404 without saying what it does not
-// know (no error body, or no code below). A proxy, a load balancer or a
-// registry's front end can answer such a 404 for a tag that exists, so it is
-// never taken as "the tag is gone"; the bridge retries it.
-var ErrNoVerdict = errors.New("404 without the registry's verdict")
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
+	"github.com/imagestream-bridge/imagestream-bridge/event"
+)
 
 // goneCodes are the error codes with which a registry itself says, in the
 // body of a 404, that a manifest or a repository does not exist:
@@ -46,20 +43,20 @@ func IsGone(err error) bool {
 // TagGone reports whether the registry says repository:tag does not exist.
 // It asks with HEAD and, when that answers 404 (a HEAD has no body to say
 // why), with GET, whose error body carries the verdict. It returns true only
-// on that verdict; a 404 without it is ErrNoVerdict, and any other failure
+// on that verdict; a 404 without it is bridge.ErrNoVerdict, and any other failure
 // an error: neither ever means gone.
 func (c *Client) TagGone(ctx context.Context, repository, tag string) (bool, error) {
-	if !ValidRepository(repository) || !ValidTag(tag) {
-		return false, fmt.Errorf("%w: %s:%s", ErrInvalidName, repository, tag)
+	if !event.ValidRepository(repository) || !event.ValidTag(tag) {
+		return false, fmt.Errorf("%w: %s:%s", bridge.ErrInvalidName, repository, tag)
 	}
 	ref, err := name.NewTag(c.reg.Name()+"/"+repository+":"+tag, name.WeakValidation)
 	if err != nil {
-		return false, fmt.Errorf("%w: %v", ErrInvalidName, err)
+		return false, fmt.Errorf("%w: %v", bridge.ErrInvalidName, err)
 	}
 	gone := false
 	err = c.bounded(ctx, func(ctx context.Context) error {
 		_, err := c.puller.Head(ctx, ref)
-		if err == nil || StatusCode(err) != http.StatusNotFound {
+		if err == nil || statusCode(err) != http.StatusNotFound {
 			return libraryError(err)
 		}
 		_, err = c.puller.Get(ctx, ref)
@@ -69,8 +66,8 @@ func (c *Client) TagGone(ctx context.Context, repository, tag string) (bool, err
 		case IsGone(err):
 			gone = true
 			return nil
-		case StatusCode(err) == http.StatusNotFound:
-			return fmt.Errorf("%w: %v", ErrNoVerdict, err)
+		case statusCode(err) == http.StatusNotFound:
+			return fmt.Errorf("%w: %v", bridge.ErrNoVerdict, err)
 		}
 		return libraryError(err)
 	})

@@ -11,6 +11,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
 
@@ -34,9 +35,9 @@ func TestTagGoneVerdict(t *testing.T) {
 			body: `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`},
 		{name: "harbor NOT_FOUND", head: 404, get: 404, gone: true,
 			body: `{"errors":[{"code":"NOT_FOUND","message":"artifact library/app:v1 not found"}]}`},
-		{name: "bare 404", head: 404, get: 404, err: ErrNoVerdict},
-		{name: "html 404 of a proxy", head: 404, get: 404, body: "<html><body>404 Not Found</body></html>", err: ErrNoVerdict},
-		{name: "404 with another code", head: 404, get: 404, err: ErrNoVerdict,
+		{name: "bare 404", head: 404, get: 404, err: bridge.ErrNoVerdict},
+		{name: "html 404 of a proxy", head: 404, get: 404, body: "<html><body>404 Not Found</body></html>", err: bridge.ErrNoVerdict},
+		{name: "404 with another code", head: 404, get: 404, err: bridge.ErrNoVerdict,
 			body: `{"errors":[{"code":"UNKNOWN","message":"no route"}]}`},
 		{name: "one bare 404 then the manifest", head: 404, get: 200},
 		{name: "present", head: 200, get: 200},

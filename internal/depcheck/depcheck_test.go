@@ -83,18 +83,22 @@ func TestImports(t *testing.T) {
 		{pkg: "journal", may: []string{}},
 		// The event log stores journal.Jobs in NATS JetStream; it never reaches the domain or the server.
 		// The log implements the domain's Log; it reads the retired journal only to import it.
-		{pkg: "eventlog", may: []string{"bridge", "bridge/mapping", "config", "event", "journal", "queue", "registry", "reload", "webhook/sender"},
+		{pkg: "eventlog", may: []string{"bridge", "bridge/mapping", "config", "event", "journal", "queue", "reload", "webhook/sender"},
 			banned: []string{"github.com/prometheus/", "github.com/labstack/echo"}},
 		{pkg: "metrics", may: []string{}},
 		{pkg: "openshift", may: []string{}},
 		{pkg: "bridge/mapping", may: []string{}},
-		{pkg: "registry", may: []string{"reload"}},
+		// The registry client implements the domain's Fetcher: it returns bridge.Content and
+		// wraps the bridge's errors, and checks names with event's grammar.
+		{pkg: "registry", may: []string{"bridge", "bridge/mapping", "config", "event", "queue", "reload", "webhook/sender"},
+			banned: []string{"github.com/prometheus/", "github.com/labstack/echo"}},
 		// The webhook decodes and answers; it never touches the queue, the journal or the clients.
 		{pkg: "webhook", may: []string{"config", "event", "reload", "webhook/sender"}},
 		// The domain reports through its Observer, so it never reaches Prometheus.
 		// (webhook/sender only through config, which validates a registry's sender with it.)
-		// The domain owns its job and log types: it never reaches the log's engine or the retired journal.
-		{pkg: "bridge", may: []string{"bridge/mapping", "config", "event", "queue", "registry", "reload", "webhook/sender"},
+		// The domain owns its types (job, log, fetcher, fetched content, fetch errors): it never
+		// reaches the log's engine, the retired journal or the registry client, which implement them.
+		{pkg: "bridge", may: []string{"bridge/mapping", "config", "event", "queue", "reload", "webhook/sender"},
 			banned: []string{"github.com/prometheus/", "github.com/labstack/echo"}},
 		// The serving binary carries no test double.
 		{pkg: "app", mayNot: []string{"emulator", "sandbox", "sandbox/loopback"},

@@ -1,4 +1,4 @@
-package registry
+package event
 
 import (
 	"fmt"
@@ -16,7 +16,8 @@ var (
 // maxRepositoryLen is distribution's limit on a repository name.
 const maxRepositoryLen = 255
 
-// ValidRepository reports whether s is a valid repository path.
+// ValidRepository reports whether s is a valid repository path. The bridge
+// accepts an event only with a valid one; package registry asks for no other.
 func ValidRepository(s string) bool {
 	return len(s) <= maxRepositoryLen && repositoryRE.MatchString(s)
 }
