@@ -56,9 +56,11 @@ func NewCommand(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "imagestream-bridge",
 		Short: "Keep OpenShift image streams in step with a container registry on push",
-		Long: `imagestream-bridge receives a registry's push notifications (distribution's webhook
-format) and posts the ImageStreamMapping that OpenShift's integrated registry would
-post, so that the image stream tag moves the moment an image is pushed.
+		Long: `imagestream-bridge receives a registry's push notifications (distribution and GitLab,
+Harbor, Quay, JFrog Artifactory or Azure Container Registry webhooks), stores each
+accepted event in its event log (NATS JetStream) before it answers, and posts the
+ImageStreamMapping that OpenShift's integrated registry would post, so that the image
+stream tag moves the moment an image is pushed.
 
 Every command except version reads the same YAML config file (--config FILE);
 config.example.yaml shows every key with its default.`,

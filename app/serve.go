@@ -32,7 +32,9 @@ func newServeCommand() *cobra.Command {
 		Use:   "serve --config FILE",
 		Short: "Run the webhook and the pipeline until SIGTERM",
 		Long: `serve listens on listenAddress for registry notifications (POST /notifications/NAME),
-/healthz, /readyz and /metrics, applies each pushed tag as an ImageStreamMapping, and
+/healthz, /readyz and /metrics, stores each accepted event in the event log before it
+answers 202 (nats: an embedded nats-server with its file store in dataDir, or a
+JetStream cluster), applies each pushed tag as an ImageStreamMapping, and
 reconciles every resyncInterval. With adminSocket set it also serves the admin
 endpoints (used by the failed command) on that Unix socket, never on the listener.
 On SIGTERM it stops accepting, finishes in-flight work and exits within shutdownTimeout.

@@ -15,13 +15,17 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge"
+	"github.com/imagestream-bridge/imagestream-bridge/config"
+	"github.com/imagestream-bridge/imagestream-bridge/eventlog"
 	"github.com/imagestream-bridge/imagestream-bridge/journal"
 	"github.com/imagestream-bridge/imagestream-bridge/metrics"
+	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox/loopback"
 )
 
@@ -104,8 +108,9 @@ func TestUnknownRegistryStatus(t *testing.T) {
 
 // TestJournalFileNames: the file names the docs give the journal's files
 // (dataDir/journal.log, journal.log.quarantine, journal.created, journal.db,
-// journal.db.migrated) are the files the journal writes; a "quarantine
-// bucket" is only the old bbolt file's.
+// journal.db.migrated, and journal.log.imported once the event log imported
+// it) are the files the journal and the import write; a "quarantine bucket"
+// is only the old bbolt file's.
 func TestJournalFileNames(t *testing.T) {
 	ctx := t.Context()
 	written := map[string]bool{}
@@ -181,6 +186,19 @@ func TestJournalFileNames(t *testing.T) {
 	l.Close()
 	list(dir)
 
+	// The event log imports both journals once and renames their files.
+	events, err := eventlog.Open(ctx, eventlog.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer events.Close()
+	for _, d := range []string{filepath.Dir(p), dir} {
+		if pending, _, err := events.Import(ctx, d); err != nil || pending == 0 {
+			t.Fatalf("import the journal in %s: %d pending, %v", d, pending, err)
+		}
+		list(d)
+	}
+
 	mentioned := map[string][]string{}
 	fileName := regexp.MustCompile("`(?:dataDir/)?(journal\\.[a-z]+(?:\\.[a-z]+)*)`")
 	for name, text := range docFiles(t) {
@@ -198,7 +216,7 @@ func TestJournalFileNames(t *testing.T) {
 			t.Errorf("%v name the journal file %s; the journal writes %v", where, f, keys(written))
 		}
 	}
-	for _, f := range []string{"journal.log", "journal.log.quarantine"} {
+	for _, f := range []string{"journal.log", "journal.log.quarantine", "journal.log" + eventlog.ImportedSuffix} {
 		if written[f] && len(mentioned[f]) == 0 {
 			t.Errorf("the journal writes %s; no doc names it", f)
 		}
@@ -319,6 +337,91 @@ func TestReadmeRBACSummary(t *testing.T) {
 			if !strings.Contains(clause, "`"+verb[1]+"`") {
 				t.Errorf("README's RBAC summary gives %s without %s (rbac.md: %s): %q", resource, verb[1], strings.TrimSpace(r[2]), clause)
 			}
+		}
+	}
+}
+
+// retryAfterClaim finds a Retry-After the docs give an answer code:
+// "`QUEUE_FULL` (`Retry-After: 1`)", "503 UNAVAILABLE + Retry-After: 5",
+// "`Retry-After: 1`, code `QUEUE_FULL`".
+var retryAfterClaims = []*regexp.Regexp{
+	regexp.MustCompile("\\b(QUEUE_FULL|UNAVAILABLE)\\b[^|\\n]{0,20}?Retry-After: (\\d+)"),
+	regexp.MustCompile("Retry-After: (\\d+)`?, code `(QUEUE_FULL|UNAVAILABLE)`"),
+}
+
+// TestRetryAfterDocumented: the Retry-After the docs give a full event log
+// (QUEUE_FULL) is what the running bridge sends, and the one they give an
+// unavailable log (UNAVAILABLE) is eventlog.RetryAfter, which the webhook
+// sends with eventlog.ErrUnavailable.
+func TestRetryAfterDocumented(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	reg, err := sandbox.StartRegistry(ctx, sandbox.Notify{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := loopback.Start(ctx, loopback.Options{Registry: "main", Token: "docs-token", Reg: reg,
+		Configure: func(c *config.Config) {
+			c.QueueSize = 1
+			c.ResyncInterval = &config.Duration{}
+			c.ShutdownTimeout = config.Duration{Duration: 2 * time.Second}
+		}})
+	if err != nil {
+		reg.Close()
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// With the registry gone the first event's job is retried, unapplied: it
+	// fills the log (queueSize 1), and the second event finds it full.
+	reg.Close()
+	post := func(id, tag string) *http.Response {
+		t.Helper()
+		body := fmt.Sprintf(`{"events":[{"id":%q,"timestamp":"2026-01-02T03:04:05Z","action":"push","target":{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:%064x","repository":"docs/app","tag":%q}}]}`, id, 1, tag)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, st.Bridge.URL+"/notifications/main", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer docs-token")
+		req.Header.Set("Content-Type", "application/vnd.docker.distribution.events.v2+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := post("docs-1", "v1"); resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("first event: %d, want 202", resp.StatusCode)
+	}
+	resp := post("docs-2", "v2")
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("second event with queueSize 1 and the first unapplied: %d, want 503", resp.StatusCode)
+	}
+	want := map[string]string{
+		"QUEUE_FULL":  resp.Header.Get("Retry-After"),
+		"UNAVAILABLE": fmt.Sprint(int(eventlog.RetryAfter / time.Second)),
+	}
+	if want["QUEUE_FULL"] == "" {
+		t.Fatal("a full log's 503 has no Retry-After")
+	}
+
+	claims := map[string]int{}
+	for name, text := range docFiles(t) {
+		joined := regexp.MustCompile(`\s*\n\s*#?\s*`).ReplaceAllString(text, " ")
+		for i, re := range retryAfterClaims {
+			for _, m := range re.FindAllStringSubmatch(joined, -1) {
+				code, secs := m[1], m[2]
+				if i == 1 {
+					code, secs = m[2], m[1]
+				}
+				claims[code]++
+				if secs != want[code] {
+					t.Errorf("%s says %s comes with Retry-After %s; the bridge sends %s: %q", name, code, secs, want[code], m[0])
+				}
+			}
+		}
+	}
+	t.Logf("Retry-After claims checked: %v", claims)
+	for code := range want {
+		if claims[code] < 3 {
+			t.Errorf("found %d claims of the Retry-After of %s (delivery, troubleshooting, senders, config state it); is the pattern stale?", claims[code], code)
 		}
 	}
 }
