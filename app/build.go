@@ -189,12 +189,27 @@ func (d domain) Accept(ctx context.Context, registry string, evs []event.Event) 
 	return queued, err
 }
 
-func (d domain) Failed() (any, error) {
+func (d domain) Failed() ([]webhook.FailedEvent, error) {
 	list, err := d.Bridge.Failed(context.Background())
-	if list == nil {
-		list = []bridge.FailedJob{}
+	if err != nil {
+		return nil, err
 	}
-	return list, err
+	out := make([]webhook.FailedEvent, len(list))
+	for i, f := range list {
+		out[i] = failedEvent(f)
+	}
+	return out, nil
+}
+
+// failedEvent is the admin endpoint's view of a failed job: the same JSON
+// (TestFailedEventIsTheFailedJob).
+func failedEvent(f bridge.FailedJob) webhook.FailedEvent {
+	return webhook.FailedEvent{
+		Seq: f.Seq, ID: f.ID, Registry: f.Registry, Repository: f.Repository, Namespace: f.Namespace,
+		Stream: f.Stream, Tag: f.Tag, Digest: f.Digest, PushedAt: f.PushedAt, Source: f.Source,
+		Cluster: f.Cluster, Action: f.Action, Verify: f.Verify,
+		Reason: f.Reason, Message: f.Message, FailedAt: f.FailedAt,
+	}
 }
 
 func (d domain) Replay(seqs []uint64) (int, error) {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/webhook"
 )
 
@@ -86,7 +86,8 @@ Without --replay or --drop it lists the failed events with their sequence number
 			fmt.Fprintf(out, "%d events dropped\n", res["dropped"])
 		default:
 			var list struct {
-				Failed []journal.Failed `json:"failed"`
+				// The domain's record: its JSON is the admin view's (webhook.FailedEvent), and it has Key.
+				Failed []bridge.FailedJob `json:"failed"`
 			}
 			if err := c.call(ctx, http.MethodGet, "/admin/failed", nil, &list); err != nil {
 				return err

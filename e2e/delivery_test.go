@@ -12,7 +12,7 @@ import (
 	"github.com/imagestream-bridge/imagestream-bridge/app"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/emulator"
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
+	"github.com/imagestream-bridge/imagestream-bridge/webhook"
 )
 
 const schema2 = "application/vnd.docker.distribution.manifest.v2+json"
@@ -277,5 +277,5 @@ func (e *env) replay() {
 
 // failedList is the admin answer listing failed events.
 type failedList struct {
-	Failed []journal.Failed `json:"failed"`
+	Failed []webhook.FailedEvent `json:"failed"`
 }

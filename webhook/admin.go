@@ -2,6 +2,7 @@ package webhook
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 )
@@ -20,6 +21,32 @@ func (s *Server) AdminHandler() http.Handler {
 	return e
 }
 
+// FailedEvent is one entry of the answer of /admin/failed, {"failed": [...]}:
+// an event that failed for good, with why. It is the admin endpoint's view of
+// the domain's failed job (bridge.FailedJob), whose JSON it repeats field for
+// field, so that the webhook never reaches the domain (package app converts,
+// and its tests hold the two to the same JSON).
+type FailedEvent struct {
+	// Seq is the handle /admin/replay and /admin/drop select by.
+	Seq        uint64    `json:"seq"`
+	ID         string    `json:"id"`
+	Registry   string    `json:"registry"`
+	Repository string    `json:"repository"`
+	Namespace  string    `json:"namespace"`
+	Stream     string    `json:"stream"`
+	Tag        string    `json:"tag"`
+	Digest     string    `json:"digest"`
+	PushedAt   time.Time `json:"pushedAt"`
+	Source     string    `json:"source"`
+	Cluster    string    `json:"cluster,omitempty"`
+	Action     string    `json:"action,omitempty"`
+	Verify     bool      `json:"verify,omitempty"`
+	// Reason is the failure reason, one of the bridge's closed set.
+	Reason   string    `json:"reason"`
+	Message  string    `json:"message"`
+	FailedAt time.Time `json:"failedAt"`
+}
+
 // Selection picks failed events by sequence number; empty means all.
 type Selection struct {
 	Seqs []uint64 `json:"seqs"`
@@ -30,7 +57,10 @@ func (s *Server) adminFailed(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"failed": list})
+	if list == nil {
+		list = []FailedEvent{} // [], never null
+	}
+	return c.JSON(http.StatusOK, map[string][]FailedEvent{"failed": list})
 }
 
 // adminSelect answers {done: n} after applying act to the selected failed events.

@@ -30,8 +30,8 @@ type Domain interface {
 	// event, whether it was queued (false: deliberately skipped). An *Error
 	// answers with its kind (KindQueueFull); any other error answers 500.
 	Accept(ctx context.Context, registry string, evs []event.Event) (queued []bool, err error)
-	// Failed lists the failed events, as JSON.
-	Failed() (any, error)
+	// Failed lists the failed events.
+	Failed() ([]FailedEvent, error)
 	// Replay and Drop act on the failed events with the given sequence numbers, all when empty.
 	Replay(seqs []uint64) (int, error)
 	Drop(seqs []uint64) (int, error)

@@ -18,7 +18,7 @@ import (
 type stalledDomain struct{ idle time.Duration }
 
 func (stalledDomain) Accept(context.Context, string, []event.Event) ([]bool, error) { return nil, nil }
-func (stalledDomain) Failed() (any, error)                                          { return []string{}, nil }
+func (stalledDomain) Failed() ([]FailedEvent, error)                                { return nil, nil }
 func (stalledDomain) Replay([]uint64) (int, error)                                  { return 0, nil }
 func (stalledDomain) Drop([]uint64) (int, error)                                    { return 0, nil }
 func (d stalledDomain) Stalled() (bool, time.Duration)                              { return d.idle > 0, d.idle }
@@ -62,5 +62,23 @@ func TestReadyz(t *testing.T) {
 				t.Errorf("readyz %d %s, want %d with %q", rec.Code, rec.Body.String(), tc.code, tc.body)
 			}
 		})
+	}
+}
+
+// TestAdminFailedEmpty: a domain with no failed events (a nil list) is
+// answered with an empty list, never null, which the failed command reads as 0.
+func TestAdminFailedEmpty(t *testing.T) {
+	cfg, err := config.Parse([]byte("registries: [{name: main, url: 'http://r', webhookToken: t}]"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, stalledDomain{}, nopObserver{}, http.NotFoundHandler(), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	s.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/admin/failed", nil))
+	if rec.Code != http.StatusOK || strings.TrimSpace(rec.Body.String()) != `{"failed":[]}` {
+		t.Errorf("/admin/failed: %d %s, want 200 {\"failed\":[]}", rec.Code, rec.Body.String())
 	}
 }
