@@ -14,6 +14,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/imagestream-bridge/imagestream-bridge/config"
 )
 
 // ErrClosed is returned after Close.
@@ -50,13 +52,10 @@ type Job struct {
 // ActionDelete is the Action of a job that deletes an image stream tag.
 const ActionDelete = "delete"
 
-// DefaultCluster is the name of the cluster of a job whose Cluster is "".
-const DefaultCluster = "default"
-
-// ClusterName is the job's cluster, DefaultCluster when Cluster is "".
+// ClusterName is the job's cluster, config.DefaultCluster when Cluster is "".
 func (j *Job) ClusterName() string {
 	if j.Cluster == "" {
-		return DefaultCluster
+		return config.DefaultCluster
 	}
 	return j.Cluster
 }
@@ -67,7 +66,7 @@ func (j *Job) ClusterName() string {
 // (neither a namespace nor a stream contains a slash).
 func (j *Job) Key() string {
 	k := j.Namespace + "/" + j.Stream + ":" + j.Tag
-	if c := j.ClusterName(); c != DefaultCluster {
+	if c := j.ClusterName(); c != config.DefaultCluster {
 		k = c + "/" + k
 	}
 	return k
