@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,11 +16,44 @@ import (
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
+	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
 
 // errNotConfigured is a job whose registry or cluster left the config after it
 // was accepted: it can never apply as it is (FailInvalid).
 var errNotConfigured = errors.New("no longer configured")
+
+// errNotAdmitted is a job the config would not have accepted as it stands:
+// the log is shared (any client allowed to publish to it can append), so the
+// applier trusts no field of a stored job it can check (FailInvalid).
+var errNotAdmitted = errors.New("not admitted by the config")
+
+// admits checks a stored job as Accept would have built it from its
+// registry's current config: valid names, the repository routed to the job's
+// namespace and stream by the registry's mapping and namespaces, and the
+// cluster one of the registry's targets that takes the namespace.
+func admits(src *source, cl *target, j *Job) error {
+	if !event.ValidRepository(j.Repository) || !event.ValidTag(j.Tag) {
+		return fmt.Errorf("%w: invalid repository or tag", errNotAdmitted)
+	}
+	if j.Digest != "" {
+		if _, err := event.ParseDigest(j.Digest); err != nil {
+			return fmt.Errorf("%w: invalid digest", errNotAdmitted)
+		}
+	}
+	route, reason := src.router.route(j.Repository)
+	if reason != "" {
+		return fmt.Errorf("%w: repository %q: %s", errNotAdmitted, j.Repository, reason)
+	}
+	if route.Namespace != j.Namespace || route.Stream != j.Stream {
+		return fmt.Errorf("%w: repository %q maps to %s/%s, not %s/%s", errNotAdmitted, j.Repository,
+			route.Namespace, route.Stream, j.Namespace, j.Stream)
+	}
+	if !slices.Contains(src.targets, cl) || !cl.cfg.AllowsNamespace(j.Namespace) {
+		return fmt.Errorf("%w: cluster %q does not take namespace %q from registry %q", errNotAdmitted, cl.cfg.Name, j.Namespace, j.Registry)
+	}
+	return nil
+}
 
 // apply performs one job: fetch, build, post. later says whether another job
 // of the same tag waits behind this one.
@@ -31,6 +65,9 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 	cl := b.cluster(j)
 	if cl == nil {
 		return fmt.Errorf("%w: cluster %q", errNotConfigured, j.ClusterName())
+	}
+	if err := admits(src, cl, j); err != nil {
+		return err
 	}
 	if j.Action == ActionDelete {
 		return b.deleteTag(ctx, src, cl, j)

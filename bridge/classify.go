@@ -117,7 +117,7 @@ func classify(err error) Outcome {
 		return perm(FailRedirectRefused)
 	case errors.Is(err, ErrTokenHostRefused):
 		return perm(FailTokenHostRefused)
-	case errors.Is(err, ErrInvalidName), errors.Is(err, errNotConfigured):
+	case errors.Is(err, ErrInvalidName), errors.Is(err, errNotConfigured), errors.Is(err, errNotAdmitted):
 		return perm(FailInvalid)
 	}
 
