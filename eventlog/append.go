@@ -25,8 +25,9 @@ func msgID(j *bridge.Job) string {
 
 // Append stores jobs and sets their Seq (the stream sequence; a duplicate
 // gets the sequence of the copy already stored). When it returns nil every job
-// is stored (with the embedded server: fsynced; with a cluster: on a quorum of
-// replicas). Any failure wraps ErrUnavailable.
+// is stored (with the embedded server: fsynced, one fsync shared with the
+// appends acknowledged at the same time, see groupsync.go; with a cluster: on
+// a quorum of replicas). Any failure wraps ErrUnavailable.
 func (l *Log) Append(ctx context.Context, jobs []*bridge.Job) error {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
@@ -54,6 +55,10 @@ func (l *Log) Append(ctx context.Context, jobs []*bridge.Job) error {
 		case <-ctx.Done():
 			return fmt.Errorf("append event: %w: %w", ErrUnavailable, ctx.Err())
 		}
+	}
+	// A duplicate waits too: its first copy may be in an fsync not yet done.
+	if err := l.eventSync.wait(ctx); err != nil {
+		return fmt.Errorf("append event: %w: %w", ErrUnavailable, err)
 	}
 	return nil
 }

@@ -11,9 +11,12 @@ import (
 )
 
 // startEmbedded runs a nats-server inside the process: JetStream on, no
-// client, cluster or monitoring listener (the bridge connects in process),
-// and an fsync on every write so that an acknowledged event survives a crash
-// (JetStream's default syncs every 2 minutes).
+// client, cluster or monitoring listener (the bridge connects in process).
+// The server does not fsync each write (SyncAlways would, one message at a
+// time under the stream's lock): the group commit fsyncs the event stream
+// once per group of concurrent appends (fsync.go), and the server's own
+// background sync runs every second instead of every 2 minutes, for what it
+// rewrites by itself (a block compacted after events were acked).
 func (l *Log) startEmbedded() error {
 	dir := ""
 	if l.opts.DataDir != "" {
@@ -30,12 +33,13 @@ func (l *Log) startEmbedded() error {
 		dir, l.tmpStore = tmp, tmp
 	}
 	srv, err := server.NewServer(&server.Options{
-		ServerName: "imagestream-bridge",
-		DontListen: true,
-		JetStream:  true,
-		StoreDir:   dir,
-		SyncAlways: true,
-		NoSigs:     true,
+		ServerName:   "imagestream-bridge",
+		DontListen:   true,
+		JetStream:    true,
+		StoreDir:     dir,
+		SyncAlways:   false,
+		SyncInterval: time.Second,
+		NoSigs:       true,
 		// The server's own limits on a small pod: memory streams only without dataDir.
 		JetStreamMaxMemory: 256 << 20,
 	})

@@ -3,8 +3,9 @@
 // applier consumes them through one durable consumer.
 //
 // Two modes, one code path: an embedded nats-server inside the process (file
-// store in dataDir, fsync on every publish, no listener outside the process;
-// memory storage when dataDir is empty) or a connection to an existing
+// store in dataDir, every append fsynced before it returns, one fsync shared
+// by concurrent appends, no listener outside the process; memory storage
+// when dataDir is empty) or a connection to an existing
 // JetStream cluster, where every replica of the bridge publishes and the
 // event id is the message id, so JetStream deduplicates an event that reaches
 // two replicas. The failed list is a second stream, one subject per entry.
@@ -72,6 +73,9 @@ type Log struct {
 	probe    jetstream.Stream
 	evicted  evictCounter
 	held     held
+	// eventSync and failedSync share fsyncs of the streams' blocks among
+	// concurrent writers (no-ops without an embedded file store).
+	eventSync, failedSync *groupSync
 }
 
 func (o *Options) setDefaults() {
@@ -118,6 +122,10 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 		return nil, fmt.Errorf("open event log: %w", err)
 	}
 	if err := l.createStreams(ctx); err != nil {
+		l.Close()
+		return nil, err
+	}
+	if err := l.startSync(); err != nil {
 		l.Close()
 		return nil, err
 	}
@@ -195,6 +203,9 @@ func (l *Log) Check(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
 	if _, err := l.js.Publish(ctx, l.probeSubject(), nil); err != nil {
+		return fmt.Errorf("check event log: %w: %w", ErrUnavailable, err)
+	}
+	if err := l.eventSync.err(); err != nil {
 		return fmt.Errorf("check event log: %w: %w", ErrUnavailable, err)
 	}
 	return nil

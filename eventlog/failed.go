@@ -51,6 +51,10 @@ func (l *Log) Fail(ctx context.Context, f bridge.FailedJob) error {
 	if _, err := l.js.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: b}); err != nil {
 		return fmt.Errorf("record failed event: %w: %w", ErrUnavailable, err)
 	}
+	// Durable before the event is acked: a crash in between must keep one of them.
+	if err := l.failedSync.wait(ctx); err != nil {
+		return fmt.Errorf("record failed event: %w: %w", ErrUnavailable, err)
+	}
 	if m := l.forget(seq); m != nil {
 		if err := m.Ack(); err != nil {
 			return fmt.Errorf("ack failed event %d: %w", seq, err)

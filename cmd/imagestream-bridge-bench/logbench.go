@@ -24,9 +24,10 @@ import (
 
 // The log workload compares the stores an acknowledgement waits for, alone
 // (no webhook, no bridge): the durable journal (journal.log), the embedded
-// JetStream log (file store, fsync per publish) and a 3-node JetStream cluster
-// on loopback (R3). Each store runs in a child process of its own, so that its
-// peak RSS is its own; the cluster's nodes run in the parent.
+// JetStream log (file store, one fsync per group of concurrent appends) and
+// a 3-node JetStream cluster on loopback (R3). Each store runs in a child
+// process of its own, so that its peak RSS is its own; the cluster's nodes
+// run in the parent.
 
 // logModes are the stores of the log workload.
 var logModes = []string{"journal", "embedded", "cluster"}
@@ -248,7 +249,7 @@ func (b *bench) reportLog(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "### Event log: one Append as the acknowledgement waits for it (store only, no webhook; each store in a child process)\n\n")
-	fmt.Fprintln(w, "journal = journal.log (one fdatasync per group commit); embedded = eventlog with an embedded nats-server (file store, SyncAlways); cluster = eventlog on a 3-node JetStream cluster on loopback in the parent process (R3, JetStream's default sync). Paced: open loop, one event per Append; burst: 16 appenders in a closed loop; peak RSS: the child's VmHWM (the cluster's nodes are not in it).")
+	fmt.Fprintln(w, "journal = journal.log (one fdatasync per group commit); embedded = eventlog with an embedded nats-server (file store, group commit: one fsync per group of concurrent appends); cluster = eventlog on a 3-node JetStream cluster on loopback in the parent process (R3, JetStream's default sync). Paced: open loop, one event per Append; burst: 16 appenders in a closed loop; peak RSS: the child's VmHWM (the cluster's nodes are not in it).")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "| store | paced rate | ack p50 | ack p99 | burst events | burst time | burst ack p99 | peak RSS MiB | error |")
 	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
