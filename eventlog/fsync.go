@@ -111,8 +111,7 @@ func (l *Log) msgDir(stream string) string {
 // event and failed streams. Without an embedded file store they do nothing:
 // memory storage is not durable, and a cluster's durability is its quorum.
 func (l *Log) startSync() error {
-	none := func() error { return nil }
-	l.eventSync, l.failedSync = newGroupSync(none), newGroupSync(none)
+	l.eventSync, l.failedSync = newGroupSync(nil), newGroupSync(nil)
 	if l.srv == nil || !l.Durable() {
 		return nil
 	}

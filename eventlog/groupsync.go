@@ -17,7 +17,7 @@ import (
 // acknowledged while the previous one ran. Publishing is not serialized:
 // appends publish concurrently, as without it, and only the fsync is shared.
 type groupSync struct {
-	fsync func() error
+	fsync func() error // nil: nothing to fsync (memory storage, a cluster)
 
 	mu      sync.Mutex
 	started uint64    // the number of the last fsync started
@@ -44,6 +44,9 @@ func newGroupSync(fsync func() error) *groupSync { return &groupSync{fsync: fsyn
 // wait returns when everything written before the call is durable, or with
 // the fsync's error, or when ctx ends.
 func (g *groupSync) wait(ctx context.Context) error {
+	if g.fsync == nil {
+		return nil
+	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	need := g.started + 1
