@@ -37,7 +37,9 @@ answers 202 (nats: an embedded nats-server with its file store in dataDir, or a
 JetStream cluster), applies each pushed tag as an ImageStreamMapping, and
 reconciles every resyncInterval. With adminSocket set it also serves the admin
 endpoints (used by the failed command) on that Unix socket, never on the listener.
-On SIGTERM it stops accepting, finishes in-flight work and exits within shutdownTimeout.
+On SIGTERM /readyz fails at once, webhooks are still taken for shutdownDelay (so a load
+balancer sends elsewhere first), then it stops accepting, finishes in-flight work and
+exits within shutdownTimeout.
 It refuses to start on any problem the config command reports.`,
 		Example: "  imagestream-bridge serve --config /etc/imagestream-bridge/config.yaml",
 		Args:    noArgs,
@@ -55,7 +57,8 @@ It refuses to start on any problem the config command reports.`,
 	return cmd
 }
 
-// Serve runs the bridge until ctx ends, then shuts down within cfg.ShutdownTimeout.
+// Serve runs the bridge until ctx ends, then keeps taking webhooks, not
+// ready, for cfg.ShutdownDelay and shuts down within cfg.ShutdownTimeout.
 // With ln nil it listens on cfg.ListenAddress.
 func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Listener) error {
 	for _, w := range cfg.Warnings() {
@@ -97,7 +100,8 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	// Work outlives ctx by the shutdown deadline, so in-flight mappings finish.
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
-	runCtx, cancelRun := context.WithCancel(ctx)
+	// The listener, the election and the applier outlive ctx by shutdownDelay (pause).
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRun()
 
 	// Every goroutine started here is awaited before the event log closes.
@@ -143,6 +147,7 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	var runErr error
 	select {
 	case <-ctx.Done():
+		in.pause(srv)
 	case runErr = <-errc:
 	}
 	cancelRun()
@@ -153,6 +158,21 @@ func Serve(ctx context.Context, cfg *config.Config, log *slog.Logger, ln net.Lis
 	}
 	log.Info("imagestream-bridge stopped")
 	return nil
+}
+
+// pause is the first step of a shutdown: /readyz fails at once, and webhooks
+// (and, on the applier, the work) go on for shutdownDelay, so that a load
+// balancer polling readiness sends elsewhere before this replica stops
+// listening. Kubernetes takes a Terminating pod out of its Service by itself,
+// but not at once: the endpoint update travels to every node meanwhile.
+func (in *instance) pause(srv *webhook.Server) {
+	srv.Stopping()
+	if in.cfg.ShutdownDelay == nil || in.cfg.ShutdownDelay.Duration <= 0 {
+		return
+	}
+	d := in.cfg.ShutdownDelay.Duration
+	in.log.Info("shutting down: not ready, still taking webhooks for shutdownDelay", "shutdown_delay", d.String())
+	time.Sleep(d)
 }
 
 // drain ends the applier within grace. The log's deliveries stop first (the

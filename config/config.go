@@ -42,8 +42,12 @@ type Config struct {
 	Workers int `json:"workers"`
 	// ResyncInterval is how often serve reconciles registry tags with image streams, after a pass at start; "0s" disables both. Default 10m.
 	ResyncInterval *Duration `json:"resyncInterval"`
-	// ShutdownTimeout bounds graceful shutdown. Default 20s.
+	// ShutdownTimeout bounds graceful shutdown, counted after shutdownDelay. Default 20s.
 	ShutdownTimeout Duration `json:"shutdownTimeout"`
+	// ShutdownDelay is how long serve keeps taking webhooks after SIGTERM with /readyz failing, so that a
+	// load balancer stops sending to this replica before it stops listening. Default 5s with nats.url or
+	// nats.urlFile (every replica takes webhooks), 0s with the embedded log (one replica: nobody to send to instead).
+	ShutdownDelay *Duration `json:"shutdownDelay"`
 	// TLS serves the listener over HTTPS when certFile and keyFile are set.
 	TLS TLS `json:"tls"`
 	// LeaderElection makes exactly one replica process events.
@@ -60,6 +64,11 @@ type Config struct {
 	// NATS configures the durable event log: an embedded nats-server (default) or a JetStream cluster.
 	NATS NATS `json:"nats"`
 }
+
+// DefaultShutdownDelay is shutdownDelay's default with a shared (cluster) event log:
+// longer than a load balancer's readiness period (Kubernetes: the endpoint update after
+// the pod turns Terminating, typically well under a second; a probe every few seconds).
+const DefaultShutdownDelay = 5 * time.Second
 
 // TLS configures HTTPS serving. Files are re-read when they change.
 type TLS struct {
@@ -294,6 +303,12 @@ func (c *Config) setDefaults() {
 		c.Workers = 8
 	}
 	defD(&c.ShutdownTimeout, 20*time.Second)
+	if c.ShutdownDelay == nil {
+		c.ShutdownDelay = &Duration{}
+		if !c.NATS.Embedded() {
+			c.ShutdownDelay.Duration = DefaultShutdownDelay
+		}
+	}
 	if c.ResyncInterval == nil {
 		c.ResyncInterval = &Duration{10 * time.Minute}
 	}

@@ -162,3 +162,30 @@ func TestSenderKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestShutdownDelay: webhooks go on after SIGTERM for 5s by default when
+// every replica takes them (a cluster log), not at all with the embedded log;
+// 0s turns the pause off and a negative value is refused.
+func TestShutdownDelay(t *testing.T) {
+	reg := "\nregistries: [{name: main, url: 'http://r', webhookToken: t}]\n"
+	for _, tc := range []struct {
+		yaml string
+		want time.Duration
+	}{
+		{"nats: {}", 0},
+		{"nats: {url: 'nats://n1:4222'}", DefaultShutdownDelay},
+		{"nats: {url: 'nats://n1:4222'}\nshutdownDelay: 0s", 0},
+		{"shutdownDelay: 2s", 2 * time.Second},
+	} {
+		c, err := Parse([]byte(tc.yaml + reg))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.yaml, err)
+		}
+		if c.ShutdownDelay.Duration != tc.want {
+			t.Errorf("%s: shutdownDelay %s, want %s", tc.yaml, c.ShutdownDelay.Duration, tc.want)
+		}
+	}
+	if _, err := Parse([]byte("shutdownDelay: -1s" + reg)); err == nil || !strings.Contains(err.Error(), "shutdownDelay: must not be negative") {
+		t.Errorf("a negative shutdownDelay: %v", err)
+	}
+}

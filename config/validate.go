@@ -90,6 +90,9 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout.Duration < 0 {
 		bad("shutdownTimeout", "must not be negative")
 	}
+	if c.ShutdownDelay != nil && c.ShutdownDelay.Duration < 0 {
+		bad("shutdownDelay", "must not be negative (0s stops listening at once)")
+	}
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		bad("tls", "certFile and keyFile must be set together")
 	}

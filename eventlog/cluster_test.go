@@ -2,103 +2,41 @@ package eventlog
 
 import (
 	"errors"
-	"fmt"
-	"net"
-	"net/url"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-
 	"github.com/imagestream-bridge/imagestream-bridge/bridge"
+	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 )
 
 // cluster is a 3-node JetStream cluster in this process, on loopback ports.
 type cluster struct {
-	t     *testing.T
-	opts  []*server.Options
-	nodes []*server.Server
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	*sandbox.NATSCluster
+	t *testing.T
 }
 
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	c := &cluster{t: t}
-	routes := make([]*url.URL, 3)
-	ports := make([]int, 3)
-	for i := range 3 {
-		ports[i] = freePort(t)
-		routes[i] = &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", ports[i])}
+	c, err := sandbox.StartNATSCluster(t.TempDir(), 3)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := range 3 {
-		c.opts = append(c.opts, &server.Options{
-			ServerName: fmt.Sprintf("n%d", i),
-			Host:       "127.0.0.1",
-			Port:       freePort(t),
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			NoSigs:     true,
-			Cluster:    server.ClusterOpts{Name: "test", Host: "127.0.0.1", Port: ports[i]},
-			Routes:     routes,
-		})
-	}
-	c.nodes = make([]*server.Server, 3)
-	for i := range 3 {
-		c.start(i)
-	}
-	t.Cleanup(func() {
-		for i := range c.nodes {
-			c.stop(i)
-		}
-	})
-	return c
+	t.Cleanup(c.Close)
+	return &cluster{NATSCluster: c, t: t}
 }
 
 func (c *cluster) start(i int) {
 	c.t.Helper()
-	s, err := server.NewServer(c.opts[i])
-	if err != nil {
+	if err := c.Start(i); err != nil {
 		c.t.Fatal(err)
 	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		c.t.Fatalf("node %d not ready", i)
-	}
-	c.nodes[i] = s
-}
-
-// stop shuts a node down (its store stays, as after a crash of the pod).
-func (c *cluster) stop(i int) {
-	if s := c.nodes[i]; s != nil {
-		s.Shutdown()
-		s.WaitForShutdown()
-		c.nodes[i] = nil
-	}
-}
-
-func (c *cluster) url() string {
-	var u []string
-	for _, o := range c.opts {
-		u = append(u, fmt.Sprintf("nats://127.0.0.1:%d", o.Port))
-	}
-	return strings.Join(u, ",")
 }
 
 // open connects a bridge replica's log, once the cluster has elected its
 // JetStream meta leader (stream creation fails until then).
 func (c *cluster) open(o Options) *Log {
 	c.t.Helper()
-	o.URL, o.Replicas, o.Timeout = c.url(), 3, 2*time.Second
+	o.URL, o.Replicas, o.Timeout = c.URL(), 3, 2*time.Second
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		l, err := Open(c.t.Context(), o)
@@ -135,8 +73,8 @@ func TestClusterDedupAndQuorumLoss(t *testing.T) {
 	}
 
 	t.Logf("%s: stored through both replicas", time.Since(start))
-	c.stop(1)
-	c.stop(2)
+	c.Stop(1)
+	c.Stop(2)
 	err := a.Append(t.Context(), []*bridge.Job{job("e2", "v2", "sha256:2")})
 	if !errors.Is(err, ErrUnavailable) {
 		t.Fatalf("append without quorum: %v, want ErrUnavailable", err)

@@ -68,8 +68,11 @@ type Server struct {
 	// leading is true while this replica takes events: every replica on a
 	// shared (cluster) event log, only the applier on an embedded one.
 	leading atomic.Bool
-	// ready is true once the workers run and until shutdown begins.
+	// ready is true while the event log takes appends.
 	ready atomic.Bool
+	// stopping is set when shutdown begins: readiness fails from then on,
+	// whatever the event log says, while the listener may still serve.
+	stopping atomic.Bool
 }
 
 // New builds the server for cfg's registries. metrics serves /metrics.
@@ -102,6 +105,11 @@ func (s *Server) SetLeading(v bool) { s.leading.Store(v) }
 // SetReady marks readiness.
 func (s *Server) SetReady(v bool) { s.ready.Store(v) }
 
+// Stopping fails readiness for good: shutdown has begun. The listener keeps
+// serving until Serve's ctx ends, so that a load balancer that polls /readyz
+// stops sending to this replica before it stops listening.
+func (s *Server) Stopping() { s.stopping.Store(true) }
+
 // countNotifications records every answer of the webhook, errors included.
 func (s *Server) countNotifications(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -119,6 +127,8 @@ func (s *Server) countNotifications(next echo.HandlerFunc) echo.HandlerFunc {
 
 func (s *Server) readyz(c echo.Context) error {
 	switch {
+	case s.stopping.Load():
+		return &Error{Kind: KindUnavailable, Message: "shutting down"}
 	case !s.ready.Load():
 		return &Error{Kind: KindUnavailable, Message: "not ready"}
 	case !s.leading.Load():
@@ -177,7 +187,7 @@ func (s *Server) Serve(ctx context.Context, hs *http.Server, ln net.Listener, gr
 		return fmt.Errorf("serve http: %w", err)
 	case <-ctx.Done():
 	}
-	s.ready.Store(false)
+	s.Stopping()
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

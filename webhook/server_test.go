@@ -30,8 +30,8 @@ func (nopObserver) Event(string, string, string) {}
 func (nopObserver) Acked(string, time.Duration)  {}
 func (nopObserver) RejectedLogDropped()          {}
 
-// TestReadyz: /readyz answers 503 before ready, on a follower and while the
-// domain's workers are stalled, and 200 otherwise.
+// TestReadyz: /readyz answers 503 before ready, on a follower, while the
+// domain's workers are stalled and once shutdown began, and 200 otherwise.
 func TestReadyz(t *testing.T) {
 	cfg, err := config.Parse([]byte("registries: [{name: main, url: 'http://r', webhookToken: t}]"))
 	if err != nil {
@@ -40,6 +40,7 @@ func TestReadyz(t *testing.T) {
 	for _, tc := range []struct {
 		name           string
 		ready, leading bool
+		stopping       bool
 		idle           time.Duration
 		code           int
 		body           string
@@ -48,6 +49,7 @@ func TestReadyz(t *testing.T) {
 		{name: "follower", ready: true, code: 503, body: "NOT_LEADER"},
 		{name: "stalled", ready: true, leading: true, idle: 3 * time.Minute, code: 503, body: "finished no event for 3m0s"},
 		{name: "ready", ready: true, leading: true, code: 200, body: "ok"},
+		{name: "stopping", ready: true, leading: true, stopping: true, code: 503, body: "shutting down"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := New(cfg, stalledDomain{tc.idle}, nopObserver{}, http.NotFoundHandler(), slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -56,6 +58,9 @@ func TestReadyz(t *testing.T) {
 			}
 			s.SetReady(tc.ready)
 			s.SetLeading(tc.leading)
+			if tc.stopping {
+				s.Stopping()
+			}
 			rec := httptest.NewRecorder()
 			s.echo.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/readyz", nil))
 			if rec.Code != tc.code || !strings.Contains(rec.Body.String(), tc.body) {

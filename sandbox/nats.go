@@ -1,0 +1,147 @@
+package sandbox
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// NATSCluster is a JetStream cluster of nats-servers in this process, on
+// loopback ports, standing in for the cluster an HA install connects to
+// (nats.url). Nodes stop and start again on the same ports and stores, as a
+// pod of a StatefulSet does.
+type NATSCluster struct {
+	mu    sync.Mutex
+	opts  []*server.Options
+	nodes []*server.Server
+}
+
+// StartNATSCluster starts n JetStream nodes routed to each other, each with
+// its file store under dir/nI, and returns once every node accepts clients.
+// The cluster elects its JetStream meta leader a moment later: creating a
+// stream fails until then.
+func StartNATSCluster(dir string, n int) (*NATSCluster, error) {
+	routePorts := make([]int, n)
+	routes := make([]*url.URL, n)
+	c := &NATSCluster{nodes: make([]*server.Server, n)}
+	for i := range n {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		routePorts[i] = p
+		routes[i] = &url.URL{Scheme: "nats", Host: net.JoinHostPort("127.0.0.1", strconv.Itoa(p))}
+	}
+	for i := range n {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		c.opts = append(c.opts, &server.Options{
+			ServerName: fmt.Sprintf("n%d", i),
+			Host:       "127.0.0.1",
+			Port:       p,
+			JetStream:  true,
+			StoreDir:   filepath.Join(dir, fmt.Sprintf("n%d", i)),
+			NoSigs:     true,
+			NoLog:      true,
+			Cluster:    server.ClusterOpts{Name: "sandbox", Host: "127.0.0.1", Port: routePorts[i]},
+			Routes:     routes,
+		})
+	}
+	for i := range n {
+		if err := c.Start(i); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func freePort() (int, error) {
+	addr, err := FreeAddr()
+	if err != nil {
+		return 0, fmt.Errorf("find a free port: %w", err)
+	}
+	_, p, _ := net.SplitHostPort(addr)
+	return strconv.Atoi(p)
+}
+
+// Start starts node i (again), on its ports and store; a running node is left alone.
+func (c *NATSCluster) Start(i int) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.nodes[i] != nil {
+		return nil
+	}
+	s, err := server.NewServer(c.opts[i])
+	if err != nil {
+		return fmt.Errorf("start nats node %d: %w", i, err)
+	}
+	s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		s.Shutdown()
+		return fmt.Errorf("start nats node %d: not ready after 10s", i)
+	}
+	c.nodes[i] = s
+	return nil
+}
+
+// Stop shuts node i down; its store stays, as after the crash of its pod.
+func (c *NATSCluster) Stop(i int) {
+	c.mu.Lock()
+	s := c.nodes[i]
+	c.nodes[i] = nil
+	c.mu.Unlock()
+	if s != nil {
+		s.Shutdown()
+		s.WaitForShutdown()
+	}
+}
+
+// WaitLeader waits until the running nodes have a JetStream meta leader (a
+// stream can be created) and every running node follows it, or d passes.
+func (c *NATSCluster) WaitLeader(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		c.mu.Lock()
+		leader, current := false, true
+		for _, s := range c.nodes {
+			if s != nil {
+				leader = leader || s.JetStreamIsLeader()
+				current = current && s.JetStreamIsCurrent()
+			}
+		}
+		c.mu.Unlock()
+		if leader && current {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("wait for a jetstream meta leader: none after %s", d)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Close stops every node.
+func (c *NATSCluster) Close() {
+	for i := range c.nodes {
+		c.Stop(i)
+	}
+}
+
+// URL lists every node's client URL, comma-separated: what nats.url takes.
+func (c *NATSCluster) URL() string {
+	u := make([]string, len(c.opts))
+	for i, o := range c.opts {
+		u[i] = "nats://" + net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
+	}
+	return strings.Join(u, ",")
+}
