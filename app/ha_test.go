@@ -294,7 +294,7 @@ func newestLast(h []string) []string {
 // TestHAKillApplierAndNodeMidBurst: the same tag pushed 40 times, one
 // notification per push, sent one after the other through the proxy so that
 // both replicas append; mid-burst the applier is SIGKILLed and one NATS node
-// stops. Every notification ends acknowledged (a refused one is sent again,
+// stops (the one leading the event stream). Every notification ends acknowledged (a refused one is sent again,
 // as distribution does, and counted), the tag ends on the last push and its
 // history never shows an older push after a newer one.
 func TestHAKillApplierAndNodeMidBurst(t *testing.T) {
@@ -323,10 +323,16 @@ func TestHAKillApplierAndNodeMidBurst(t *testing.T) {
 			if m := metric(survivor.url(), "imagestream_bridge_mappings_total"); m != 0 {
 				t.Fatalf("the follower finished %v jobs before the kill", m)
 			}
+			mapped := h.api.MappingCount.Load()
+			if mapped >= killAt {
+				t.Fatalf("%d mappings before the kill: the applier is not behind, the test proves nothing", mapped)
+			}
+			// The node that leads the event stream: appends wait for a new stream leader.
+			node := max(h.nats.StreamLeader("imagestream-bridge"), 0)
 			killed = time.Now()
 			h.kill(applier)
-			h.nats.Stop(0)
-			t.Logf("killed applier %s and NATS node n0 after %d notifications, %d mappings", applier.name, i, h.api.MappingCount.Load())
+			h.nats.Stop(node)
+			t.Logf("killed applier %s and NATS node n%d (the event stream's leader) after %d notifications, %d mappings", applier.name, node, i, mapped)
 			// The survivor's first leader gauge and its first finished job: the failover.
 			go func() {
 				var leads time.Duration

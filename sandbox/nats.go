@@ -130,6 +130,19 @@ func (c *NATSCluster) WaitLeader(d time.Duration) error {
 	}
 }
 
+// StreamLeader returns the index of the running node that leads stream (of
+// the default account), or -1 when none does now.
+func (c *NATSCluster) StreamLeader(stream string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, s := range c.nodes {
+		if s != nil && s.JetStreamIsStreamLeader(server.DEFAULT_GLOBAL_ACCOUNT, stream) {
+			return i
+		}
+	}
+	return -1
+}
+
 // Close stops every node.
 func (c *NATSCluster) Close() {
 	for i := range c.nodes {

@@ -85,9 +85,11 @@ func StartReadyProxy(backends ...string) (*ReadyProxy, error) {
 
 type backendKey struct{}
 
-// poll asks every backend's /readyz once, in parallel.
+// poll asks every backend's /readyz once, in parallel. A backend that does
+// not answer within a second (a loaded machine) counts as not ready, as a
+// kubelet's probe with its default timeout.
 func (p *ReadyProxy) poll(ctx context.Context) {
-	client := &http.Client{Timeout: PollInterval}
+	client := &http.Client{Timeout: time.Second}
 	var wg sync.WaitGroup
 	for i, b := range p.backends {
 		wg.Go(func() {
