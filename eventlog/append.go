@@ -31,6 +31,20 @@ func msgID(j *bridge.Job) string {
 func (l *Log) Append(ctx context.Context, jobs []*bridge.Job) error {
 	ctx, cancel := context.WithTimeout(ctx, l.opts.Timeout)
 	defer cancel()
+	l.eventSync.begin()
+	if err := l.publish(ctx, jobs); err != nil {
+		l.eventSync.end()
+		return err
+	}
+	// A duplicate waits too: its first copy may be in an fsync not yet done.
+	if err := l.eventSync.wait(ctx); err != nil {
+		return fmt.Errorf("append event: %w: %w", ErrUnavailable, err)
+	}
+	return nil
+}
+
+// publish stores jobs (pipelined) and sets their Seq from the server's acks.
+func (l *Log) publish(ctx context.Context, jobs []*bridge.Job) error {
 	futures := make([]jetstream.PubAckFuture, len(jobs))
 	for i, j := range jobs {
 		b, err := json.Marshal(j)
@@ -55,10 +69,6 @@ func (l *Log) Append(ctx context.Context, jobs []*bridge.Job) error {
 		case <-ctx.Done():
 			return fmt.Errorf("append event: %w: %w", ErrUnavailable, ctx.Err())
 		}
-	}
-	// A duplicate waits too: its first copy may be in an fsync not yet done.
-	if err := l.eventSync.wait(ctx); err != nil {
-		return fmt.Errorf("append event: %w: %w", ErrUnavailable, err)
 	}
 	return nil
 }

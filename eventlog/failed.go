@@ -48,7 +48,9 @@ func (l *Log) Fail(ctx context.Context, f bridge.FailedJob) error {
 	if err != nil {
 		return fmt.Errorf("encode failed event: %w", err)
 	}
+	l.failedSync.begin()
 	if _, err := l.js.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: b}); err != nil {
+		l.failedSync.end()
 		return fmt.Errorf("record failed event: %w: %w", ErrUnavailable, err)
 	}
 	// Durable before the event is acked: a crash in between must keep one of them.

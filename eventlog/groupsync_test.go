@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // TestGroupSyncWaitersShareTheNextFsync: appends that arrive while an fsync
@@ -21,12 +22,14 @@ func TestGroupSyncWaitersShareTheNextFsync(t *testing.T) {
 			return nil
 		})
 		ctx := context.Background()
+		g.begin()
 		go g.wait(ctx) // runs the first fsync
 		synctest.Wait()
 		const n = 10
 		var returned atomic.Int32
 		done := make(chan error, n)
 		for range n {
+			g.begin()
 			go func() {
 				err := g.wait(ctx)
 				returned.Add(1)
@@ -58,10 +61,12 @@ func TestGroupSyncWaitEndsWithItsContext(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		stuck := make(chan struct{})
 		g := newGroupSync(func() error { <-stuck; return nil })
+		g.begin()
 		go g.wait(context.Background())
 		synctest.Wait()
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
+		g.begin()
 		go func() { errc <- g.wait(ctx) }()
 		synctest.Wait()
 		cancel()
@@ -69,5 +74,70 @@ func TestGroupSyncWaitEndsWithItsContext(t *testing.T) {
 			t.Errorf("wait behind a stuck fsync after cancel: %v, want context.Canceled", err)
 		}
 		close(stuck)
+	})
+}
+
+// slowFsync counts its calls; each takes a millisecond (of the bubble's clock).
+func slowFsync(calls *atomic.Int32) func() error {
+	return func() error {
+		calls.Add(1)
+		time.Sleep(time.Millisecond)
+		return nil
+	}
+}
+
+// TestGroupSyncGathersWritersStillPublishing: an fsync about to start waits
+// for the writers already publishing, so a closed loop of appenders shares
+// one fsync instead of splitting into halves that take turns.
+func TestGroupSyncGathersWritersStillPublishing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		g := newGroupSync(slowFsync(&calls))
+		ctx := context.Background()
+		g.begin()
+		if err := g.wait(ctx); err != nil { // the first fsync: now it is known to take 1 ms
+			t.Fatal(err)
+		}
+		g.begin() // a
+		g.begin() // b, still publishing when a waits
+		errs := make(chan error, 2)
+		go func() { errs <- g.wait(ctx) }()
+		synctest.Wait()
+		if c := calls.Load(); c != 1 {
+			t.Errorf("a's fsync started while b was publishing: %d fsyncs", c)
+		}
+		go func() { errs <- g.wait(ctx) }()
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if c := calls.Load(); c != 2 {
+			t.Errorf("%d fsyncs for the first and then a and b together, want 2", c)
+		}
+	})
+}
+
+// TestGroupSyncGatherIsBounded: a writer stuck publishing delays the next
+// fsync by at most what the last fsync took.
+func TestGroupSyncGatherIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var calls atomic.Int32
+		g := newGroupSync(slowFsync(&calls))
+		ctx := context.Background()
+		g.begin()
+		if err := g.wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		g.begin() // stuck: never waits
+		g.begin()
+		start := time.Now()
+		if err := g.wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 2*time.Millisecond {
+			t.Errorf("wait took %s behind a stuck writer, want 2ms (1ms gathering, 1ms fsync)", d)
+		}
+		g.end()
 	})
 }
