@@ -13,6 +13,7 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -205,7 +206,8 @@ func (l *Log) Check(ctx context.Context) error {
 	if _, err := l.js.Publish(ctx, l.probeSubject(), nil); err != nil {
 		return fmt.Errorf("check event log: %w: %w", ErrUnavailable, err)
 	}
-	if err := l.eventSync.err(); err != nil {
+	// A failed fsync of either stream leaves what is on disk unknown.
+	if err := errors.Join(l.eventSync.err(), l.failedSync.err()); err != nil {
 		return fmt.Errorf("check event log: %w: %w", ErrUnavailable, err)
 	}
 	return nil
