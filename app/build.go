@@ -18,6 +18,7 @@ import (
 	"github.com/imagestream-bridge/imagestream-bridge/openshift"
 	"github.com/imagestream-bridge/imagestream-bridge/registry"
 	"github.com/imagestream-bridge/imagestream-bridge/webhook"
+	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
 )
 
 // instance is an assembled bridge: the domain and what it works with. serve
@@ -101,6 +102,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, mode logMo
 			Conns:       cfg.Workers,
 			Observe:     func(stage string, d time.Duration, err error) { m.Fetch(name, stage, d, err) },
 			CacheResult: func(result string) { m.Cache(name, result) },
+			Log:         log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("registry %s: %w", name, err)
@@ -168,7 +170,17 @@ func registryConfig(r config.Registry) registry.Config {
 		RedirectHosts: r.RedirectHosts, TokenHosts: r.TokenHosts,
 		Username: r.Username, Password: r.Password, PasswordFile: r.PasswordFile,
 		DockerConfigFile: r.DockerConfigFile, Repositories: r.Repositories, FetchTimeout: r.FetchTimeout.Duration,
+		Sender: senderKind(r.Sender),
 	}
+}
+
+// senderKind is the registry's validated sender (config.Validate refused any other).
+func senderKind(s string) sender.Kind {
+	k, err := sender.ParseKind(s)
+	if err != nil {
+		return sender.Distribution
+	}
+	return k
 }
 
 // domain is the bridge as the webhook sees it.

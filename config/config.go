@@ -108,7 +108,8 @@ type Registry struct {
 	// ReferenceHost is written into dockerImageReference. Default: the url's host.
 	ReferenceHost string `json:"referenceHost"`
 	// Sender names the product that posts the notifications: distribution (also GitLab), harbor, quay,
-	// artifactory or acr. It decides the body format and how the token is presented. Default distribution.
+	// artifactory or acr. It decides the body format, how the token is presented, and which API of the
+	// product lists tags with their digests for reconciliation (docs/registry.md). Default distribution.
 	Sender string `json:"sender"`
 	// WebhookToken or WebhookTokenFile: the token the sender presents (Authorization: Bearer TOKEN for
 	// distribution and acr; see docs/senders.md for the others), or in the path /notifications/NAME/TOKEN.

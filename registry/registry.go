@@ -20,10 +20,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -31,6 +33,7 @@ import (
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/event"
+	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
 )
 
 // imageOverhead is room for what an Image holds besides the manifest and the
@@ -65,6 +68,9 @@ type Options struct {
 	MaxRepositories int
 	// MaxTags caps the tags of one repository. Default 10,000.
 	MaxTags int
+	// Log receives what the client says once (a product API refusing a
+	// bulk listing). Default: slog.Default().
+	Log *slog.Logger
 }
 
 // Config is where a registry is and how to reach it.
@@ -89,6 +95,9 @@ type Config struct {
 	Repositories []string
 	// FetchTimeout bounds one fetch, one tag lookup and one listing page. Default 10s.
 	FetchTimeout time.Duration
+	// Sender is the registry's product: it decides which API TagDigests
+	// asks. Default (zero) distribution, which has none.
+	Sender sender.Kind
 }
 
 // Client fetches from one registry.
@@ -104,6 +113,11 @@ type Client struct {
 	// timeout bounds each Fetch, Resolve and listing page.
 	timeout time.Duration
 	guard   *guard
+	// kind, auth, log and bulk serve TagDigests (bulk.go).
+	kind sender.Kind
+	auth authn.Authenticator
+	log  *slog.Logger
+	bulk bulkState
 }
 
 var _ bridge.Fetcher = (*Client)(nil)
@@ -177,7 +191,11 @@ func New(r Config, opts Options) (*Client, error) {
 	if timeout <= 0 {
 		timeout = 10 * time.Second
 	}
-	c := &Client{reg: reg, puller: puller, unpaged: unpaged, opts: opts, repoList: r.Repositories, timeout: timeout, guard: g}
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	c := &Client{reg: reg, puller: puller, unpaged: unpaged, opts: opts, repoList: r.Repositories, timeout: timeout, guard: g,
+		kind: r.Sender, auth: auth, log: opts.Log}
 	if opts.CacheBytes > 0 {
 		c.cache = newCache(opts.CacheBytes)
 	}
