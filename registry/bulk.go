@@ -42,6 +42,12 @@ const bulkPageSize = 100
 // TagDigests turns it into ok=false.
 var errUnsupported = errors.New("product API cannot list tags with digests")
 
+// errNothingThere is an errUnsupported about one repository (a 404, or an
+// answer with no tag where that is not trusted): once the API has listed a
+// repository, it says only that this repository is not there, so the API
+// is not rested; before, it may as well say that the API is not there.
+var errNothingThere = errors.New("nothing there")
+
 // tagDigest is one entry of a product API's page; tag "" is an entry that
 // names no tag (an untagged artifact), counted but not kept.
 type tagDigest struct{ tag, digest string }
@@ -97,6 +103,8 @@ type bulkState struct {
 	mu     sync.Mutex
 	until  time.Time
 	logged bool
+	// listed is set once the API has listed a repository (see errNothingThere).
+	listed bool
 	// challenge is the registry's answer to GET /v2/, asked once for credentialsRegistryToken.
 	challenge challengeCache
 }
@@ -130,6 +138,9 @@ func (c *Client) TagDigests(ctx context.Context, repository string) (map[string]
 	if err != nil {
 		return nil, false, fmt.Errorf("list tag digests of %s: %w", repository, err)
 	}
+	c.bulk.mu.Lock()
+	c.bulk.listed = true
+	c.bulk.mu.Unlock()
 	return digests, true, nil
 }
 
@@ -178,7 +189,7 @@ func (c *Client) bulkList(ctx context.Context, api *bulkAPI, repository string, 
 		req = *page.next
 	}
 	if len(out) == 0 && api.emptyUnknown {
-		return nil, fmt.Errorf("%w: %s found no tag", errUnsupported, api.name)
+		return nil, fmt.Errorf("%w: %w: %s found no tag", errUnsupported, errNothingThere, api.name)
 	}
 	return out, nil
 }
@@ -222,9 +233,11 @@ func (c *Client) bulkPage(ctx context.Context, hc *http.Client, api *bulkAPI, re
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
+	case resp.StatusCode == http.StatusNotFound:
+		return bulkPage{}, fmt.Errorf("%w: %w: %s answered %s", errUnsupported, errNothingThere, api.name, resp.Status)
 	case resp.StatusCode >= 300 && resp.StatusCode < 400,
 		resp.StatusCode == http.StatusUnauthorized, resp.StatusCode == http.StatusForbidden,
-		resp.StatusCode == http.StatusNotFound, resp.StatusCode == http.StatusMethodNotAllowed,
+		resp.StatusCode == http.StatusMethodNotAllowed,
 		resp.StatusCode == http.StatusNotImplemented, resp.StatusCode == http.StatusBadRequest:
 		return bulkPage{}, fmt.Errorf("%w: %s answered %s", errUnsupported, api.name, resp.Status)
 	default:
@@ -252,6 +265,10 @@ func (c *Client) bulkTransport(ctx context.Context, api *bulkAPI, repository str
 		rt, err = c.bulk.challenge.transport(ctx, c, []string{"repository:" + repository + ":metadata_read"})
 		return err
 	})
+	if code := bridge.StatusCode(err); code == http.StatusUnauthorized || code == http.StatusForbidden {
+		// The token service refuses the API's scope to the pull account.
+		return nil, fmt.Errorf("%w: token for %s: %v", errUnsupported, api.name, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("authenticate to %s: %w", api.name, err)
 	}
@@ -265,9 +282,14 @@ func (c *Client) bulkResting() bool {
 	return time.Now().Before(c.bulk.until)
 }
 
-// bulkRefused rests the product API and logs the first refusal.
+// bulkRefused rests the product API and logs the first refusal; a
+// repository that is not there, once the API has listed one, does neither.
 func (c *Client) bulkRefused(api *bulkAPI, repository string, err error) {
 	c.bulk.mu.Lock()
+	if c.bulk.listed && errors.Is(err, errNothingThere) {
+		c.bulk.mu.Unlock()
+		return
+	}
 	c.bulk.until = time.Now().Add(bulkBackoff)
 	first := !c.bulk.logged
 	c.bulk.logged = true

@@ -477,3 +477,61 @@ func TestTagDigestsOtherHosts(t *testing.T) {
 		t.Errorf("another host got %d requests: %v %q", n, other.reqs, other.auths)
 	}
 }
+
+// TestTagDigestsRepositoryGone: once the API has listed a repository, a 404
+// for another says only that this one is not there: ok=false without a
+// warning, and the API keeps being asked.
+func TestTagDigestsRepositoryGone(t *testing.T) {
+	rec := &apiRecorder{}
+	srv := httptest.NewServer(rec.wrap(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/repository/team/app/tag/" {
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"detail": "Not Found", "error_message": "Not Found", "status": 404, "title": "not_found"}`))
+			return
+		}
+		w.Write([]byte(`{"tags":[{"name":"v1","manifest_digest":"` + digestN(1) + `"}],"page":1,"has_additional":false}`))
+	}))
+	defer srv.Close()
+	c, logs := bulkClient(t, srv.URL, sender.Quay, Options{})
+	for i, step := range []struct {
+		repo string
+		ok   bool
+	}{{"team/app", true}, {"team/gone", false}, {"team/app", true}} {
+		_, ok, err := c.TagDigests(context.Background(), step.repo)
+		if ok != step.ok || err != nil {
+			t.Errorf("step %d %s: TagDigests = %v, %v; want %v", i, step.repo, ok, err, step.ok)
+		}
+	}
+	if n := rec.count(); n != 3 {
+		t.Errorf("%d requests; want 3: %v", n, rec.reqs)
+	}
+	if strings.Contains(logs.String(), "does not list") {
+		t.Errorf("a repository that is not there was logged as the API refusing:\n%s", logs)
+	}
+}
+
+// TestTagDigestsTokenRefused: ACR's token service refusing the
+// metadata_read scope to the pull account is a fallback, not an error.
+func TestTagDigestsTokenRefused(t *testing.T) {
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/v2/":
+			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm="%s/oauth2/token",service="acr"`, srv.URL))
+			w.WriteHeader(http.StatusUnauthorized)
+		case "/oauth2/token":
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}`))
+		default:
+			t.Errorf("request %s without a token", r.URL)
+		}
+	}))
+	defer srv.Close()
+	c, logs := bulkClient(t, srv.URL, sender.ACR, Options{})
+	if d, ok, err := c.TagDigests(context.Background(), "team/app"); ok || err != nil || d != nil {
+		t.Errorf("TagDigests = %v, %v, %v; want nil, false, nil", d, ok, err)
+	}
+	if !strings.Contains(logs.String(), "does not list tags with digests") {
+		t.Errorf("not logged:\n%s", logs)
+	}
+}
