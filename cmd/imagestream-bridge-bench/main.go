@@ -11,8 +11,11 @@
 // with the same concurrency. The 20,000-event burst and the steady-state soak
 // run the bridge alone in a child process (this binary, re-executed) so that
 // its peak RSS, CPU and allocations are its own. The twocluster workload is
-// the cold one with the journal on and a second emulated cluster: every event
-// is mapped into both (mapped/s counts events mapped in both clusters).
+// the cold one with the embedded log on disk and a second emulated cluster:
+// every event is mapped into both (mapped/s counts events mapped in both clusters).
+// -journal picks the bridge's event log per run: memory (dataDir unset),
+// embedded (dataDir set) or cluster (nats.url of a 3-node JetStream cluster
+// that this process runs on loopback for the run, R3).
 //
 //	imagestream-bridge-bench            the full matrix (make bench)
 //	imagestream-bridge-bench -quick     a small smoke run (under a minute)
@@ -54,7 +57,7 @@ type options struct {
 	qps           int
 	keepalive     bool
 	workloads     map[string]bool
-	journals      []bool
+	journals      []bridgeLog
 	profileDir    string
 	dataRoot      string
 	quick         bool
@@ -84,10 +87,10 @@ func run() error {
 	flag.IntVar(&o.warm, "warm-digests", 32, "distinct digests of the warm workload")
 	flag.IntVar(&o.qps, "qps", 100000, "openshift.qps and openshift.burst of the bridge in every run but 'defaults' (the default client-side limiter caps mappings/s)")
 	flag.BoolVar(&o.keepalive, "keepalive", false, "reuse webhook connections (distribution's sink opens a new connection per event)")
-	flag.StringVar(&workloads, "workloads", "cold,warm,defaults,twocluster,paced,burst,log", "workloads to run (twocluster: cold, journal on, every event mapped into two emulated clusters; log: the stores alone, journal vs the JetStream event log embedded and on a 3-node cluster)")
-	flag.StringVar(&journals, "journal", "off,on", "journal settings to run: off (memory), on (durable journal in dataDir)")
+	flag.StringVar(&workloads, "workloads", "cold,warm,defaults,twocluster,paced,burst,log", "workloads to run (twocluster: cold, embedded log on disk, every event mapped into two emulated clusters; log: the stores alone, journal vs the JetStream event log embedded and on a 3-node cluster)")
+	flag.StringVar(&journals, "journal", "memory,embedded", "event log: memory, embedded (dataDir), cluster (3-node JetStream cluster on loopback, R3), comma-separated; off and on still mean memory and embedded")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of every run into this directory")
-	flag.StringVar(&o.dataRoot, "datadir", "", "where durable journals are created (default: the system temp dir)")
+	flag.StringVar(&o.dataRoot, "datadir", "", "where the data directories (and the cluster's stores) are created (default: the system temp dir)")
 	flag.BoolVar(&o.quick, "quick", false, "small sizes for a smoke run")
 	flag.StringVar(&o.childMemLimit, "child-gomemlimit", "", "GOMEMLIMIT of the child bridge of the burst (default: none, as serve runs without one)")
 	flag.BoolVar(&o.showEnvelope, "show-envelope", false, "print one envelope as the bench sends it, and exit")
@@ -139,14 +142,11 @@ func run() error {
 		o.workloads[strings.TrimSpace(w)] = true
 	}
 	for _, j := range strings.Split(journals, ",") {
-		switch strings.TrimSpace(j) {
-		case "off":
-			o.journals = append(o.journals, false)
-		case "on":
-			o.journals = append(o.journals, true)
-		default:
-			return fmt.Errorf("bad -journal %q", journals)
+		m, err := parseBridgeLog(strings.TrimSpace(j))
+		if err != nil {
+			return err
 		}
+		o.journals = append(o.journals, m)
 	}
 	if o.profileDir != "" {
 		if err := os.MkdirAll(o.profileDir, 0o755); err != nil {
@@ -205,7 +205,7 @@ func (b *bench) run(ctx context.Context) error {
 	machineLine := machine()
 	logf("machine: %s", machineLine)
 	fsyncStart := fsyncProbe(b.opts.dataRoot)
-	logf("fdatasync of 4 KiB in the journal directory: %s", fsyncStart)
+	logf("fdatasync of 4 KiB in the data directory: %s", fsyncStart)
 	reg, err := sandbox.StartRegistry(ctx, sandbox.Notify{})
 	if err != nil {
 		return err
@@ -246,7 +246,7 @@ func (b *bench) run(ctx context.Context) error {
 		}
 	}
 	if o.workloads["defaults"] {
-		b.cold = append(b.cold, b.bridgeRun(ctx, "defaults", maxC, false, 0))
+		b.cold = append(b.cold, b.bridgeRun(ctx, "defaults", maxC, logMemory, 0))
 	}
 	if o.workloads["twocluster"] {
 		b.cold = append(b.cold, b.twoClusterRun(ctx, maxC))
@@ -349,13 +349,6 @@ func (b *bench) distinctFor(workload string) int {
 	return len(b.fx.images)
 }
 
-func journalName(on bool) string {
-	if on {
-		return "on"
-	}
-	return "off"
-}
-
 // settle collects garbage and returns memory to the OS between runs.
 func settle() {
 	runtime.GC()
@@ -403,9 +396,9 @@ func (b *bench) floorRun(ctx context.Context, workload string, c int) result {
 	return r
 }
 
-func (b *bench) bridgeRun(ctx context.Context, workload string, c int, journal bool, qps int) result {
+func (b *bench) bridgeRun(ctx context.Context, workload string, c int, journal bridgeLog, qps int) result {
 	settle()
-	r := result{kind: "bridge", workload: workload, c: c, journal: journalName(journal)}
+	r := result{kind: "bridge", workload: workload, c: c, journal: string(journal)}
 	api, kc, err := b.newAPI()
 	if err != nil {
 		r.err = err
@@ -421,19 +414,24 @@ func (b *bench) bridgeRun(ctx context.Context, workload string, c int, journal b
 		r.err = err
 		return r
 	}
-	dataDir, cleanup, err := b.journalDir(journal)
+	st, cleanup, err := b.logStore(journal)
 	if err != nil {
 		r.err = err
 		return r
 	}
 	defer cleanup()
-	logf("bridge  %-8s C=%-3d journal=%-3s %d events", workload, c, r.journal, len(evs))
-	t, err := startInProcess(ctx, b.fx.reg.URL, kc, dataDir, qps)
+	logf("bridge  %-8s C=%-3d log=%-8s %d events", workload, c, r.journal, len(evs))
+	t, err := startInProcess(ctx, b.fx.reg.URL, kc, st, qps)
 	if err != nil {
 		r.err = err
 		return r
 	}
-	stopProf := b.profile(fmt.Sprintf("bridge-%s-c%d-journal-%s", workload, c, r.journal))
+	if err := st.waitApplier(ctx); err != nil {
+		_ = t.stop()
+		r.err = err
+		return r
+	}
+	stopProf := b.profile(fmt.Sprintf("bridge-%s-c%d-log-%s", workload, c, r.journal))
 	res := drive(ctx, t, api, evs, c, 0, b.opts.keepalive)
 	stopProf()
 	if err := t.stop(); err != nil && res.err == nil {
@@ -444,11 +442,11 @@ func (b *bench) bridgeRun(ctx context.Context, workload string, c int, journal b
 	return res
 }
 
-// twoClusterRun is the cold workload with the journal on, every event mapped
+// twoClusterRun is the cold workload with the embedded log on disk, every event mapped
 // into two clusters (two emulators): mapped/s counts events mapped in both.
 func (b *bench) twoClusterRun(ctx context.Context, c int) result {
 	settle()
-	r := result{kind: "bridge", workload: "twocluster", c: c, journal: journalName(true)}
+	r := result{kind: "bridge", workload: "twocluster", c: c, journal: string(logEmbedded)}
 	api, kc, err := b.newAPI()
 	if err != nil {
 		r.err = err
@@ -466,13 +464,13 @@ func (b *bench) twoClusterRun(ctx context.Context, c int) result {
 		r.err = err
 		return r
 	}
-	dataDir, cleanup, err := b.journalDir(true)
+	st, cleanup, err := b.logStore(logEmbedded)
 	if err != nil {
 		r.err = err
 		return r
 	}
 	defer cleanup()
-	cfg, err := bridgeConfig(b.fx.reg.URL, kc, dataDir, b.opts.qps)
+	cfg, err := bridgeConfig(b.fx.reg.URL, kc, st, b.opts.qps)
 	if err == nil {
 		second := config.Cluster{Name: "b", OpenShift: config.OpenShift{Kubeconfig: kcB}}
 		second.QPS, second.Burst = cfg.OpenShift.QPS, cfg.OpenShift.Burst
@@ -483,7 +481,7 @@ func (b *bench) twoClusterRun(ctx context.Context, c int) result {
 		r.err = err
 		return r
 	}
-	logf("bridge  %-8s C=%-3d journal=%-3s %d events x 2 clusters", "twocluster", c, r.journal, len(evs))
+	logf("bridge  %-8s C=%-3d log=%-8s %d events x 2 clusters", "twocluster", c, r.journal, len(evs))
 	lb, err := loopback.ServeBridge(ctx, cfg, benchLogger(), nil, "", nil)
 	if err != nil {
 		r.err = err
@@ -501,9 +499,9 @@ func (b *bench) twoClusterRun(ctx context.Context, c int) result {
 	return res
 }
 
-func (b *bench) pacedRun(ctx context.Context, workload string, journal bool) result {
+func (b *bench) pacedRun(ctx context.Context, workload string, journal bridgeLog) result {
 	settle()
-	r := result{kind: "bridge", workload: "paced " + workload, journal: journalName(journal)}
+	r := result{kind: "bridge", workload: "paced " + workload, journal: string(journal)}
 	api, kc, err := b.newAPI()
 	if err != nil {
 		r.err = err
@@ -516,19 +514,24 @@ func (b *bench) pacedRun(ctx context.Context, workload string, journal bool) res
 		r.err = err
 		return r
 	}
-	dataDir, cleanup, err := b.journalDir(journal)
+	st, cleanup, err := b.logStore(journal)
 	if err != nil {
 		r.err = err
 		return r
 	}
 	defer cleanup()
-	logf("paced   %s %.0f/s for %s journal=%s (%d events)", workload, b.opts.rate, b.opts.paced, r.journal, n)
-	t, err := startInProcess(ctx, b.fx.reg.URL, kc, dataDir, b.opts.qps)
+	logf("paced   %s %.0f/s for %s log=%s (%d events)", workload, b.opts.rate, b.opts.paced, r.journal, n)
+	t, err := startInProcess(ctx, b.fx.reg.URL, kc, st, b.opts.qps)
 	if err != nil {
 		r.err = err
 		return r
 	}
-	stopProf := b.profile("paced-" + workload + "-journal-" + r.journal)
+	if err := st.waitApplier(ctx); err != nil {
+		_ = t.stop()
+		r.err = err
+		return r
+	}
+	stopProf := b.profile("paced-" + workload + "-log-" + r.journal)
 	res := drive(ctx, t, api, evs, 0, b.opts.rate, b.opts.keepalive)
 	stopProf()
 	if err := t.stop(); err != nil && res.err == nil {
@@ -542,9 +545,9 @@ func (b *bench) pacedRun(ctx context.Context, workload string, journal bool) res
 // burstRun runs the bridge alone in a child process: a burst of events from
 // c senders, then two paced soak windows, with the child's goroutines and
 // live heap (after a GC) read between them.
-func (b *bench) burstRun(ctx context.Context, journal bool, c int) burstResult {
+func (b *bench) burstRun(ctx context.Context, journal bridgeLog, c int) burstResult {
 	settle()
-	br := burstResult{journal: journalName(journal)}
+	br := burstResult{journal: string(journal)}
 	api, kc, err := b.newAPI()
 	if err != nil {
 		br.err = err
@@ -556,14 +559,12 @@ func (b *bench) burstRun(ctx context.Context, journal bool, c int) burstResult {
 		br.err = err
 		return br
 	}
-	dataDir := ""
-	if journal {
-		if dataDir, err = os.MkdirTemp(b.opts.dataRoot, "journal-"); err != nil {
-			br.err = err
-			return br
-		}
-		defer os.RemoveAll(dataDir)
+	st, cleanup, err := b.logStore(journal)
+	if err != nil {
+		br.err = err
+		return br
 	}
+	defer cleanup()
 	dir, err := os.MkdirTemp(b.tmp, "child-")
 	if err != nil {
 		br.err = err
@@ -571,15 +572,20 @@ func (b *bench) burstRun(ctx context.Context, journal bool, c int) burstResult {
 	}
 	prof := ""
 	if b.opts.profileDir != "" {
-		prof, _ = filepath.Abs(filepath.Join(b.opts.profileDir, "burst-child-journal-"+br.journal+".pprof"))
+		prof, _ = filepath.Abs(filepath.Join(b.opts.profileDir, "burst-child-log-"+br.journal+".pprof"))
 	}
-	cfg, err := bridgeConfig(b.fx.reg.URL, kc, dataDir, b.opts.qps)
+	cfg, err := bridgeConfig(b.fx.reg.URL, kc, st, b.opts.qps)
 	if err != nil {
 		br.err = err
 		return br
 	}
 	t, err := startChild(ctx, dir, cfg, prof, b.opts.childMemLimit)
 	if err != nil {
+		br.err = err
+		return br
+	}
+	if err := st.waitApplier(ctx); err != nil {
+		_ = t.stop()
 		br.err = err
 		return br
 	}
@@ -590,14 +596,14 @@ func (b *bench) burstRun(ctx context.Context, journal bool, c int) burstResult {
 		}
 		br.steady = append(br.steady, steadyPoint{when: when, stats: s})
 		if b.opts.profileDir != "" {
-			f := filepath.Join(b.opts.profileDir, fmt.Sprintf("burst-child-heap-journal-%s-%d.pprof", br.journal, len(br.steady)))
+			f := filepath.Join(b.opts.profileDir, fmt.Sprintf("burst-child-heap-log-%s-%d.pprof", br.journal, len(br.steady)))
 			if err := t.heapProfile(f); err != nil {
 				logf("heap profile: %v", err)
 			}
 		}
 	}
 	point("started, idle")
-	logf("burst   %d events C=%d journal=%s (bridge in a child process)", len(evs), c, br.journal)
+	logf("burst   %d events C=%d log=%s (bridge in a child process)", len(evs), c, br.journal)
 	br.burst = drive(ctx, t, api, evs, c, 0, b.opts.keepalive)
 	br.burst.kind, br.burst.workload, br.burst.journal = "bridge", "burst", br.journal
 	logRun(&br.burst)
@@ -628,16 +634,4 @@ func logRun(r *result) {
 	}
 	logf("  %.0f acked/s, %.0f mapped/s, ack p99 %s, push-to-mapping p99 %s, %.2f CPU s/1k, %.0f allocs/event, 503s %d",
 		r.ackRate(), r.mapRate(), fmtDur(pct(r.ack, 0.99)), fmtDur(pct(r.p2m, 0.99)), r.cpuPer1000(), r.allocsPer(), r.rejected)
-}
-
-// journalDir makes a fresh journal directory when journal is on ("" when off).
-func (b *bench) journalDir(journal bool) (string, func(), error) {
-	if !journal {
-		return "", func() {}, nil
-	}
-	dir, err := os.MkdirTemp(b.opts.dataRoot, "journal-")
-	if err != nil {
-		return "", nil, err
-	}
-	return dir, func() { os.RemoveAll(dir) }, nil
 }

@@ -19,12 +19,12 @@ func (b *bench) report(machineLine string, total time.Duration, parent procStats
 	fmt.Fprintf(w, "## imagestream-bridge-bench\n\n")
 	fmt.Fprintf(w, "- command: `%s`\n", strings.Join(args, " "))
 	fmt.Fprintf(w, "- machine: %s\n", machineLine)
-	fmt.Fprintf(w, "- disk: fdatasync after a 4 KiB write in the journal directory: %s at the start, %s at the end\n", b.fsync[0], b.fsync[1])
+	fmt.Fprintf(w, "- disk: fdatasync after a 4 KiB write in the data directory: %s at the start, %s at the end\n", b.fsync[0], b.fsync[1])
 	fmt.Fprintf(w, "- registry: distribution v3 in process (in-memory storage, notifications off), %d images (one shared 512-byte layer, distinct configs) spread over %d repositories: %s\n",
 		len(b.fx.images), repos, strings.Join(b.pushed, "; then, before the burst, "))
 	fmt.Fprintf(w, "- code: %s\n", revision())
 	d := configDefaults()
-	fmt.Fprintf(w, "- bridge: app.Serve with the default settings (workers %d, queueSize %d, resyncInterval %s, info logs formatted as JSON into io.Discard) except openshift.qps/burst %d (row `defaults`: the default qps %g, burst %d); journal on = durable journal (journal.log) in dataDir; webhook connections: %s\n",
+	fmt.Fprintf(w, "- bridge: app.Serve with the default settings (workers %d, queueSize %d, resyncInterval %s, info logs formatted as JSON into io.Discard) except openshift.qps/burst %d (row `defaults`: the default qps %g, burst %d); event log (column `log`): memory = dataDir unset (the embedded server in memory), embedded = dataDir set (the embedded server's file store, one fsync per group of appends), cluster = nats.url of a 3-node JetStream cluster on loopback started for the run in the bench process (R3, shutdownDelay 0); webhook connections: %s\n",
 		d.Workers, d.QueueSize, d.ResyncInterval.Duration, o.qps, d.OpenShift.QPS, d.OpenShift.Burst,
 		map[bool]string{true: "kept alive", false: "a new connection per event, as distribution's sink does"}[o.keepalive])
 	fmt.Fprintf(w, "- events per cold/warm run K=%d, warm = %d distinct digests under K distinct tags; every run has a fresh emulator and a fresh bridge\n", o.events, o.warm)
@@ -47,7 +47,7 @@ func (b *bench) report(machineLine string, total time.Duration, parent procStats
 
 	if len(b.cold) > 0 {
 		fmt.Fprintf(w, "### Throughput against the floor (everything in one process)\n\n")
-		fmt.Fprintln(w, "| workload | C | journal | events | acked/s | mapped/s | floor/s | mapped ÷ floor | ack p50 | ack p99 | push→mapping p50 | push→mapping p99 | CPU s / 1k | Δ CPU s / 1k vs floor | allocs / mapping | Δ allocs vs floor | RSS max MiB | other processes' CPU |")
+		fmt.Fprintln(w, "| workload | C | log | events | acked/s | mapped/s | floor/s | mapped ÷ floor | ack p50 | ack p99 | push→mapping p50 | push→mapping p99 | CPU s / 1k | Δ CPU s / 1k vs floor | allocs / mapping | Δ allocs vs floor | RSS max MiB | other processes' CPU |")
 		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		for i := range b.cold {
 			r := &b.cold[i]
@@ -77,7 +77,7 @@ func (b *bench) report(machineLine string, total time.Duration, parent procStats
 
 	if len(b.paced) > 0 || len(b.bursts) > 0 {
 		fmt.Fprintf(w, "### Acknowledgement latency, paced open-loop sender at %.0f events/s\n\n", o.rate)
-		fmt.Fprintln(w, "| workload | bridge runs | journal | events | send rate/s | ack p50 | ack p99 | ack max | ack p99 from send | ack p99 in the handler | 503 answers | mapped/s | push→mapping p50 | push→mapping p99 | CPU s / 1k | other processes' CPU |")
+		fmt.Fprintln(w, "| workload | bridge runs | log | events | send rate/s | ack p50 | ack p99 | ack max | ack p99 from send | ack p99 in the handler | 503 answers | mapped/s | push→mapping p50 | push→mapping p99 | CPU s / 1k | other processes' CPU |")
 		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		row := func(r *result, where, cpuScope string) {
 			fmt.Fprintf(w, "| %s | %s | %s | %d | %.0f | %s | %s | %s | %s | %s | %d | %.0f | %s | %s | %.2f %s | %.0f%% |%s\n",
@@ -94,7 +94,7 @@ func (b *bench) report(machineLine string, total time.Duration, parent procStats
 		}
 		fmt.Fprintln(w, "\nAck latency counts from when each event was due, not from when it was sent (so a late sender cannot hide a slow answer);")
 		fmt.Fprintln(w, "\"ack p99 from send\" counts from the start of the accepted POST: the gap between the two is the sending process falling behind.")
-		fmt.Fprintln(w, "\"ack p99 in the handler\" is the bucket of the bridge's own imagestream_bridge_ack_duration_seconds histogram that holds its p99 (decode, journal, answer; not accept, scheduling or the network). `paced warm`: 32 digests under distinct tags;")
+		fmt.Fprintln(w, "\"ack p99 in the handler\" is the bucket of the bridge's own imagestream_bridge_ack_duration_seconds histogram that holds its p99 (decode, event log append, answer; not accept, scheduling or the network). `paced warm`: 32 digests under distinct tags;")
 		fmt.Fprintf(w, "`paced cold`: distinct digests; `soak N`: the child bridge after the burst, with the %d warm digests.\n", o.warm)
 		fmt.Fprintln(w)
 	}
@@ -105,7 +105,7 @@ func (b *bench) report(machineLine string, total time.Duration, parent procStats
 			limit = "GOMEMLIMIT=" + o.childMemLimit
 		}
 		fmt.Fprintf(w, "### %d-event burst, bridge alone in a child process (%s)\n\n", o.burst, limit)
-		fmt.Fprintln(w, "| journal | events | C | 503 answers | acked/s | mapped/s | ack p50 | ack p99 | push→mapping p50 | push→mapping p99 | bridge CPU s / 1k | bridge allocs / mapping | bridge KiB allocated / mapping | bridge peak RSS (VmHWM) MiB | of which anonymous (largest sample) MiB | other processes' CPU |")
+		fmt.Fprintln(w, "| log | events | C | 503 answers | acked/s | mapped/s | ack p50 | ack p99 | push→mapping p50 | push→mapping p99 | bridge CPU s / 1k | bridge allocs / mapping | bridge KiB allocated / mapping | bridge peak RSS (VmHWM) MiB | of which anonymous (largest sample) MiB | other processes' CPU |")
 		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		for i := range b.bursts {
 			br := &b.bursts[i]
@@ -119,7 +119,7 @@ func (b *bench) report(machineLine string, total time.Duration, parent procStats
 		fmt.Fprintln(w)
 
 		fmt.Fprintf(w, "### Steady state after the burst (child bridge; paced %.0f/s soak windows of %s, %d warm digests under new tags)\n\n", o.rate, o.soak, o.warm)
-		fmt.Fprintln(w, "| journal | when | goroutines | live heap MiB (after GC) | RSS MiB | anonymous RSS MiB | soak ack p99 | soak push→mapping p99 |")
+		fmt.Fprintln(w, "| log | when | goroutines | live heap MiB (after GC) | RSS MiB | anonymous RSS MiB | soak ack p99 | soak push→mapping p99 |")
 		fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
 		for i := range b.bursts {
 			br := &b.bursts[i]
@@ -159,9 +159,9 @@ func (b *bench) targets(w io.Writer, floorOf func(*result) *result) {
 		ratio := r.mapRate() / fl.mapRate()
 		switch r.workload {
 		case "cold":
-			fmt.Fprintf(w, "| cold mapped/s ≥ 0.8 × floor (C=%d, journal %s) | %.2f × | %s |\n", r.c, r.journal, ratio, yes(ratio >= 0.8 && r.err == nil))
+			fmt.Fprintf(w, "| cold mapped/s ≥ 0.8 × floor (C=%d, log %s) | %.2f × | %s |\n", r.c, r.journal, ratio, yes(ratio >= 0.8 && r.err == nil))
 		case "warm":
-			fmt.Fprintf(w, "| warm mapped/s > floor (C=%d, journal %s) | %.2f × | %s |\n", r.c, r.journal, ratio, yes(ratio > 1 && r.err == nil))
+			fmt.Fprintf(w, "| warm mapped/s > floor (C=%d, log %s) | %.2f × | %s |\n", r.c, r.journal, ratio, yes(ratio > 1 && r.err == nil))
 		case "defaults":
 			d := configDefaults()
 			fmt.Fprintf(w, "| (information) cold with the default openshift.qps %g / burst %d (C=%d) | %.2f × | - |\n", d.OpenShift.QPS, d.OpenShift.Burst, r.c, ratio)
@@ -169,7 +169,7 @@ func (b *bench) targets(w io.Writer, floorOf func(*result) *result) {
 	}
 	ackTarget := func(r *result, where string) {
 		p99 := pct(r.ack, 0.99)
-		fmt.Fprintf(w, "| ack p99 ≤ 10 ms at %.0f events/s (%s, %s, journal %s) | %s | %s |\n", b.opts.rate, r.workload, where, r.journal, fmtDur(p99), yes(p99 <= 10*time.Millisecond && r.err == nil))
+		fmt.Fprintf(w, "| ack p99 ≤ 10 ms at %.0f events/s (%s, %s, log %s) | %s | %s |\n", b.opts.rate, r.workload, where, r.journal, fmtDur(p99), yes(p99 <= 10*time.Millisecond && r.err == nil))
 	}
 	for i := range b.paced {
 		ackTarget(&b.paced[i], "in process")
@@ -181,13 +181,13 @@ func (b *bench) targets(w io.Writer, floorOf func(*result) *result) {
 	}
 	for i := range b.bursts {
 		br := &b.bursts[i]
-		fmt.Fprintf(w, "| bridge peak RSS ≤ 100 MiB through the %d-event burst (journal %s) | %s MiB | %s |\n",
+		fmt.Fprintf(w, "| bridge peak RSS ≤ 100 MiB through the %d-event burst (log %s) | %s MiB | %s |\n",
 			br.burst.events, br.journal, mib(br.burst.hwm), yes(br.burst.hwm > 0 && br.burst.hwm <= 100<<20 && br.burst.err == nil))
 		if n := len(br.steady); n >= 4 {
 			a, z := br.steady[n-2].stats, br.steady[n-1].stats
 			dg := z.Goroutines - a.Goroutines
 			dh := int64(z.HeapAlloc) - int64(a.HeapAlloc)
-			fmt.Fprintf(w, "| no growth of goroutines or live heap between the soak windows (journal %s; rule: goroutines +≤2, heap +≤2 MiB) | goroutines %+d, heap %+.2f MiB | %s |\n",
+			fmt.Fprintf(w, "| no growth of goroutines or live heap between the soak windows (log %s; rule: goroutines +≤2, heap +≤2 MiB) | goroutines %+d, heap %+.2f MiB | %s |\n",
 				br.journal, dg, float64(dh)/(1<<20), yes(dg <= 2 && dh <= 2<<20))
 		}
 	}

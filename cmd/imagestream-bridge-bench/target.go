@@ -42,15 +42,15 @@ type target interface {
 	stop() error
 }
 
-// bridgeConfig builds the bridge's configuration. qps <= 0 keeps the
-// defaults of openshift.qps and openshift.burst.
-func bridgeConfig(registryURL, kubeconfig, dataDir string, qps int) (*config.Config, error) {
+// bridgeConfig builds the bridge's configuration with its event log in st.
+// qps <= 0 keeps the defaults of openshift.qps and openshift.burst.
+func bridgeConfig(registryURL, kubeconfig string, st logStore, qps int) (*config.Config, error) {
 	c := &config.Config{
 		ListenAddress: "127.0.0.1:0",
-		DataDir:       dataDir,
 		Registries:    []config.Registry{{Name: registryName, URL: registryURL, WebhookToken: webhookToken}},
 		OpenShift:     config.OpenShift{Kubeconfig: kubeconfig},
 	}
+	st.apply(c)
 	if qps > 0 {
 		c.OpenShift.QPS, c.OpenShift.Burst = float32(qps), qps
 	}
@@ -67,8 +67,8 @@ func benchLogger() *slog.Logger {
 type inProcess struct{ b *loopback.Bridge }
 
 // startInProcess starts it with the configuration of bridgeConfig.
-func startInProcess(ctx context.Context, registryURL, kubeconfig, dataDir string, qps int) (*inProcess, error) {
-	cfg, err := bridgeConfig(registryURL, kubeconfig, dataDir, qps)
+func startInProcess(ctx context.Context, registryURL, kubeconfig string, st logStore, qps int) (*inProcess, error) {
+	cfg, err := bridgeConfig(registryURL, kubeconfig, st, qps)
 	if err != nil {
 		return nil, err
 	}
