@@ -183,6 +183,7 @@ func (in *instance) drain(stopWork context.CancelFunc, grace time.Duration) {
 	b := in.bridge
 	deadline := time.Now().Add(grace)
 	if !in.events.Durable() {
+		b.Drain()
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		if err := b.Wait(ctx); err != nil {
 			in.log.Warn("shutdown deadline passed with events unapplied; they are lost (event log in memory: set dataDir)", "left", b.Depth())

@@ -76,7 +76,7 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 	if err != nil {
 		return err
 	}
-	if j.Verify && !later && j.Digest != "" {
+	if (j.Verify || b.draining.Load()) && !later && j.Digest != "" {
 		// A push may have moved the tag on since this job was planned or journaled:
 		// applying it now would move the tag back.
 		now, err := src.fetch.Resolve(ctx, j.Repository, j.Tag)

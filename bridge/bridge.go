@@ -47,6 +47,8 @@ type Bridge struct {
 	stallLimit time.Duration
 	// resyncApplied and resyncSkipped count the outcomes of resync jobs (ResyncOutcomes).
 	resyncApplied, resyncSkipped atomic.Int64
+	// draining is set by Drain: every job re-checks its tag before it applies.
+	draining atomic.Bool
 	// confirmDelay separates the two verdicts a tag deletion asks the registry for.
 	confirmDelay time.Duration
 }
@@ -129,6 +131,14 @@ func New(cfg *config.Config, d Deps) (*Bridge, error) {
 	b.failedChanged()
 	return b, nil
 }
+
+// Drain marks the jobs still queued at shutdown as possibly stale: from now on
+// every job re-checks, right before it applies, that its tag still points at
+// its digest. A replacement process may already take and apply newer events
+// of the same tags (an in-memory log is worked off by the stopping process
+// while the next one runs), and an older event applied after a newer one
+// would move the tag back.
+func (b *Bridge) Drain() { b.draining.Store(true) }
 
 // Depth is the number of accepted events not yet applied.
 func (b *Bridge) Depth() int { return b.q.Len() }

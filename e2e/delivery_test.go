@@ -279,3 +279,35 @@ func (e *env) replay() {
 type failedList struct {
 	Failed []webhook.FailedEvent `json:"failed"`
 }
+
+// TestDrainNeverMovesATagBack: with the event log in memory a stopping bridge
+// works its queue off while its replacement already takes and applies newer
+// events. An event the old process still holds must re-check its tag and not
+// overwrite the newer image the replacement mapped.
+func TestDrainNeverMovesATagBack(t *testing.T) {
+	first := startEnv(t, envOpts{configure: func(c *config.Config) { c.Workers, c.ShutdownTimeout = 1, ms(10000) }})
+	api, reg := first.api, first.reg
+	slow := first.push("slow/app", "v1", randomImage(t, 1, false))
+	old := first.push("dr/app", "prod", randomImage(t, 2, false))
+	// The only worker is busy with a slow mapping while the old event waits behind it.
+	api.Inject(&emulator.Fault{PathContains: "namespaces/slow/imagestreammappings", Delay: time.Second})
+	if a := first.notify(event("d1", "slow/app", "v1", slow, schema2)); a.status != 202 {
+		t.Fatal(a.body)
+	}
+	if a := first.notify(event("d2", "dr/app", "prod", old, schema2)); a.status != 202 {
+		t.Fatal(a.body)
+	}
+	// The replacement takes the newer push of the tag and maps it.
+	second := startEnv(t, envOpts{api: api, registry: reg})
+	newer := second.push("dr/app", "prod", randomImage(t, 3, false))
+	second.notify(event("d3", "dr/app", "prod", newer, schema2))
+	second.waitTag("dr", "app", "prod", newer)
+	if h := api.TagHistory("dr", "app", "prod"); len(h) != 1 {
+		t.Fatalf("prod history %v before the old bridge stops: the test proves nothing", h)
+	}
+	first.stop() // drains: the slow mapping ends, then the old event is worked off
+	first.waitTag("slow", "app", "v1", slow)
+	if h := api.TagHistory("dr", "app", "prod"); len(h) != 1 || h[0] != newer {
+		t.Errorf("prod history %v: the draining bridge moved the tag back to its older event (want [%s])", h, newer)
+	}
+}
