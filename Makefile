@@ -6,7 +6,7 @@ BIN      ?= bin/imagestream-bridge
 IMAGE    ?= imagestream-bridge:$(VERSION)
 TESTFLAGS ?= -race -timeout 15m
 
-.PHONY: all build test vet demo demo-up demo-build bench fuzz image clean promcheck
+.PHONY: all build test vet demo demo-up demo-build bench bench-resync fuzz image clean promcheck
 
 all: build
 
@@ -45,6 +45,14 @@ BENCHFLAGS ?=
 bench:
 	$(GO) build -ldflags '-X main.buildCommit=$(VERSION)' -o $(BENCH_BIN) ./cmd/imagestream-bridge-bench
 	$(BENCH_BIN) $(BENCHFLAGS)
+
+# bench-resync measures one resync pass (with every tag drifted, then none) over an in-process registry of
+# N repositories x 5 tags, running the resync command as a child process (docs/benchmarks.md, "Resync").
+RESYNC_REPOS ?= 1000,5000
+bench-resync:
+	$(GO) build -o bin/imagestream-bridge ./cmd/imagestream-bridge
+	$(GO) build -o bin/imagestream-bridge-bench-resync ./cmd/imagestream-bridge-bench-resync
+	bin/imagestream-bridge-bench-resync -bin bin/imagestream-bridge -repos $(RESYNC_REPOS)
 
 # image builds the container image (Dockerfile: static binary on distroless, nonroot), with the
 # OCI labels source, version and revision. PLATFORMS=linux/amd64,linux/arm64 builds a multi-arch

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"slices"
@@ -8,6 +9,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 )
 
 func newResyncCommand() *cobra.Command {
@@ -15,7 +18,7 @@ func newResyncCommand() *cobra.Command {
 		Use:   "resync --config FILE [--dry-run]",
 		Short: "Reconcile registry tags with image streams once",
 		Long: `resync lists every repository and tag of each registry (the catalog API, or the
-registry's repositories key), compares each tag's digest with its image stream tag in
+registry's repositories key), a page at a time within the registry's resync budget, compares each tag's digest with its image stream tag in
 every target cluster and posts a mapping for every tag that drifted (with deleteTags,
 it also deletes the image stream tags whose registry tag is gone), then waits for
 them. It keeps its queue in
@@ -43,10 +46,20 @@ every resyncInterval.`,
 			in.bridge.Start(ctx)
 			defer in.bridge.Stop()
 		}
-		drift, err := in.bridge.Resync(ctx, *dryRun)
-		if err != nil {
+		// The table is this command's output: only drifted tags are kept for it.
+		var drift []bridge.Drift
+		if _, err := in.bridge.Resync(ctx, *dryRun, func(d bridge.Drift) { drift = append(drift, d) }); err != nil {
 			return err
 		}
+		// Repositories are checked concurrently: rows in registry, repository, cluster and tag order.
+		regOrder := map[string]int{}
+		for i, r := range cfg.Registries {
+			regOrder[r.Name] = i
+		}
+		slices.SortStableFunc(drift, func(a, b bridge.Drift) int {
+			return cmp.Or(cmp.Compare(regOrder[a.Registry], regOrder[b.Registry]), strings.Compare(a.Repository, b.Repository),
+				strings.Compare(a.Cluster, b.Cluster), strings.Compare(a.Tag, b.Tag))
+		})
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "KIND\tCLUSTER\tNAMESPACE/STREAM:TAG\tREGISTRY DIGEST\tSTREAM IMAGE")
 		for _, d := range drift {

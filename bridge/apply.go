@@ -254,11 +254,15 @@ func (b *Bridge) report(j *Job, o Outcome, attempts int, d time.Duration) {
 		b.log.Info("event skipped", append(attrs, "outcome", "skipped", "reason", o.Reason(), "detail", errString(o.Err))...)
 	default:
 		if j.Action == ActionDelete {
+			b.applied.forget(j.Registry, j.Repository, j.Tag)
 			b.obs.TagDeleted(j.Registry, cluster)
 			b.log.Info("image stream tag deleted", append(attrs, "outcome", "deleted")...)
 			return
 		}
 		b.obs.Mapped(j.Registry, cluster)
+		if j.Source == "notification" {
+			b.applied.record(j.Registry, j.Repository, j.Tag, j.Digest, b.now())
+		}
 		if !j.PushedAt.IsZero() && j.Source == "notification" {
 			b.obs.PushToMapped(j.Registry, cluster, b.now().Sub(j.PushedAt))
 		}

@@ -51,6 +51,12 @@ type Bridge struct {
 	draining atomic.Bool
 	// confirmDelay separates the two verdicts a tag deletion asks the registry for.
 	confirmDelay time.Duration
+	// applied is what notifications mapped lately, which resync need not ask the registry again.
+	applied *appliedTags
+	// passes counts resync passes begun (the first is 0), for idle tags (pass.due).
+	passes atomic.Int64
+	// lastPass is when the previous resync pass began (zero before the first).
+	lastPass atomic.Pointer[time.Time]
 }
 
 // source is one configured registry.
@@ -92,8 +98,8 @@ const defaultDeleteConfirmDelay = 1500 * time.Millisecond
 func New(cfg *config.Config, d Deps) (*Bridge, error) {
 	b := &Bridge{cfg: cfg, log: d.Log, obs: d.Observer, events: d.Events, clusters: map[string]*target{},
 		registries: map[string]*source{}, now: time.Now, stallLimit: stallLimit(cfg),
-		confirmDelay: d.DeleteConfirmDelay,
-		initial:      cfg.Retry.InitialBackoff.Duration, max: cfg.Retry.MaxBackoff.Duration}
+		confirmDelay: d.DeleteConfirmDelay, applied: newAppliedTags(),
+		initial: cfg.Retry.InitialBackoff.Duration, max: cfg.Retry.MaxBackoff.Duration}
 	if b.confirmDelay <= 0 {
 		b.confirmDelay = defaultDeleteConfirmDelay
 	}

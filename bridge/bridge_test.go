@@ -104,9 +104,14 @@ func (stuckFetcher) TagGone(ctx context.Context, _, _ string) (bool, error) {
 	return false, fmt.Errorf("look up tag: %w", ctx.Err())
 }
 
-func (stuckFetcher) Repositories(ctx context.Context) ([]string, error) {
+func (stuckFetcher) RepositoryPages(ctx context.Context, _ func([]string) error) error {
 	<-ctx.Done()
-	return nil, fmt.Errorf("list catalog: %w", ctx.Err())
+	return fmt.Errorf("list catalog: %w", ctx.Err())
+}
+
+func (stuckFetcher) TagDigests(ctx context.Context, _ string) (map[string]string, bool, error) {
+	<-ctx.Done()
+	return nil, false, fmt.Errorf("list tags: %w", ctx.Err())
 }
 
 func (stuckFetcher) Tags(ctx context.Context, _ string) ([]string, error) {

@@ -21,10 +21,16 @@ type Fetcher interface {
 	// 404); a 404 without one is ErrNoVerdict and any other failure an error.
 	// It is the only answer a tag deletion acts on.
 	TagGone(ctx context.Context, repository, tag string) (bool, error)
-	// Repositories lists the registry's repositories.
-	Repositories(ctx context.Context) ([]string, error)
+	// RepositoryPages lists the registry's repositories a page at a time:
+	// visit gets each page in turn, and the next page is asked for only once
+	// visit returns; an error from visit ends the listing and is returned.
+	RepositoryPages(ctx context.Context, visit func(page []string) error) error
 	// Tags lists the tags of a repository; one the registry says it does not know has none.
 	Tags(ctx context.Context, repository string) ([]string, error)
+	// TagDigests lists the tags of a repository with the digest each points
+	// at, in the requests of one listing, where the registry's kind offers
+	// that; ok is false when it does not (then Tags and a Resolve per tag).
+	TagDigests(ctx context.Context, repository string) (digests map[string]string, ok bool, err error)
 }
 
 // Content is a manifest and, for image manifests, its config blob, as a

@@ -64,6 +64,9 @@ func TestClusters(t *testing.T) {
 	if c.Registries[0].DeleteTagsMaxShare != 0.5 {
 		t.Errorf("deleteTagsMaxShare default %v, want 0.5", c.Registries[0].DeleteTagsMaxShare)
 	}
+	if r := c.Registries[0].Resync; r.RequestsPerSecond != 500 || r.Concurrency != 8 || r.IdleTagAfter.Duration != 24*time.Hour || r.IdleTagEvery != 4 {
+		t.Errorf("resync defaults %+v, want 500/s, concurrency 8, idle after 24h, every 4th pass", r)
+	}
 }
 
 // TestOneCluster: without clusters: the default cluster is the only one.
@@ -107,6 +110,10 @@ func TestClusterValidation(t *testing.T) {
 		{"deleteTags word", "registries: [{name: main, url: 'http://r', webhookToken: t, deleteTags: yes}]\n", `registries[0].deleteTags: must be true or false, got "yes"`},
 		{"deleteTagsMaxShare above 1", "registries: [{name: main, url: 'http://r', webhookToken: t, deleteTagsMaxShare: 1.5}]\n", `registries[0].deleteTagsMaxShare: must be above 0 and at most 1, got 1.5`},
 		{"deleteTagsMaxShare negative", "registries: [{name: main, url: 'http://r', webhookToken: t, deleteTagsMaxShare: -0.1}]\n", `registries[0].deleteTagsMaxShare: must be above 0 and at most 1, got -0.1`},
+		{"resync rate negative", "registries: [{name: main, url: 'http://r', webhookToken: t, resync: {requestsPerSecond: -1}}]\n", `registries[0].resync.requestsPerSecond: must be above 0 and at most 100000, got -1`},
+		{"resync concurrency too high", "registries: [{name: main, url: 'http://r', webhookToken: t, resync: {concurrency: 1000}}]\n", `registries[0].resync.concurrency: must be between 1 and 256, got 1000`},
+		{"resync idleTagAfter too short", "registries: [{name: main, url: 'http://r', webhookToken: t, resync: {idleTagAfter: 1s}}]\n", `registries[0].resync.idleTagAfter: must be at least 1m, got 1s`},
+		{"resync idleTagEvery negative", "registries: [{name: main, url: 'http://r', webhookToken: t, resync: {idleTagEvery: -2}}]\n", `registries[0].resync.idleTagEvery: must be between 1 and 1000, got -2`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse([]byte(tc.yaml))

@@ -153,6 +153,21 @@ type Registry struct {
 	// remove (with deleteTags): a pass that would remove more removes none of that stream's tags,
 	// logs why and counts it. 1 allows any share. Default 0.5.
 	DeleteTagsMaxShare float64 `json:"deleteTagsMaxShare"`
+	// Resync is resync's request budget towards this registry.
+	Resync Resync `json:"resync"`
+}
+
+// Resync bounds what one resync pass asks of one registry.
+type Resync struct {
+	// RequestsPerSecond bounds resync's registry requests (catalog and tag pages, tag lookups). Default 500.
+	RequestsPerSecond float64 `json:"requestsPerSecond"`
+	// Concurrency is how many repositories resync checks at once. Default 8.
+	Concurrency int `json:"concurrency"`
+	// IdleTagAfter: a tag whose image stream tag, in every target cluster, was last moved longer ago
+	// than this is idle: resync asks the registry for its digest only every IdleTagEvery passes. Default 24h.
+	IdleTagAfter Duration `json:"idleTagAfter"`
+	// IdleTagEvery is how often (in passes) resync checks an idle tag; 1 checks every tag on every pass. Default 4.
+	IdleTagEvery int `json:"idleTagEvery"`
 }
 
 // Values of Registry.Artifacts.
@@ -336,6 +351,16 @@ func (c *Config) setDefaults() {
 		defD(&r.FetchTimeout, 10*time.Second)
 		if r.DeleteTagsMaxShare == 0 {
 			r.DeleteTagsMaxShare = 0.5
+		}
+		if r.Resync.RequestsPerSecond == 0 {
+			r.Resync.RequestsPerSecond = 500
+		}
+		if r.Resync.Concurrency == 0 {
+			r.Resync.Concurrency = 8
+		}
+		defD(&r.Resync.IdleTagAfter, 24*time.Hour)
+		if r.Resync.IdleTagEvery == 0 {
+			r.Resync.IdleTagEvery = 4
 		}
 	}
 }

@@ -168,6 +168,18 @@ func (c *Config) Validate() error {
 		if r.DeleteTagsMaxShare <= 0 || r.DeleteTagsMaxShare > 1 {
 			bad(key+".deleteTagsMaxShare", "must be above 0 and at most 1, got %g", r.DeleteTagsMaxShare)
 		}
+		if r.Resync.RequestsPerSecond <= 0 || r.Resync.RequestsPerSecond > 100_000 {
+			bad(key+".resync.requestsPerSecond", "must be above 0 and at most 100000, got %g", r.Resync.RequestsPerSecond)
+		}
+		if r.Resync.Concurrency < 1 || r.Resync.Concurrency > 256 {
+			bad(key+".resync.concurrency", "must be between 1 and 256, got %d", r.Resync.Concurrency)
+		}
+		if r.Resync.IdleTagAfter.Duration < time.Minute {
+			bad(key+".resync.idleTagAfter", "must be at least 1m, got %s", r.Resync.IdleTagAfter)
+		}
+		if r.Resync.IdleTagEvery < 1 || r.Resync.IdleTagEvery > 1000 {
+			bad(key+".resync.idleTagEvery", "must be between 1 and 1000, got %d", r.Resync.IdleTagEvery)
+		}
 		for _, h := range r.TokenHosts {
 			if u, err := url.Parse("//" + h); err != nil || u.Host != h || h == "" {
 				bad(key+".tokenHosts", "must be host[:port], got %q", h)

@@ -20,8 +20,34 @@ import (
 
 // Repositories lists the configured repositories, or the catalog (paginated) when none are configured.
 func (c *Client) Repositories(ctx context.Context) ([]string, error) {
+	var out []string
+	err := c.RepositoryPages(ctx, func(page []string) error {
+		out = append(out, page...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// configuredPage is how many configured repositories RepositoryPages hands over at once.
+const configuredPage = 100
+
+// RepositoryPages lists the configured repositories, or the catalog when none
+// are configured, a page at a time: visit gets each page in turn and the next
+// page is asked for only once visit returns, so a caller holds one page. An
+// error from visit ends the listing and is returned as it is.
+func (c *Client) RepositoryPages(ctx context.Context, visit func(page []string) error) error {
 	if len(c.repoList) > 0 {
-		return c.repoList, nil
+		for list := c.repoList; len(list) > 0; {
+			n := min(len(list), configuredPage)
+			if err := visit(list[:n:n]); err != nil {
+				return err
+			}
+			list = list[n:]
+		}
+		return nil
 	}
 	var cat *remoteCatalog
 	err := c.bounded(ctx, func(ctx context.Context) (err error) {
@@ -29,13 +55,20 @@ func (c *Client) Repositories(ctx context.Context) ([]string, error) {
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list catalog: %w", err)
+		return fmt.Errorf("list catalog: %w", err)
 	}
-	repos, err := c.collect(ctx, cat.first, cat.more, cat.next, c.opts.MaxRepositories, "repositories in the catalog")
+	var visitErr error
+	err = c.pages(ctx, cat.first, cat.more, cat.next, c.opts.MaxRepositories, "repositories in the catalog", func(page []string) bool {
+		visitErr = visit(page)
+		return visitErr == nil
+	})
+	if visitErr != nil {
+		return visitErr
+	}
 	if err != nil {
-		return nil, fmt.Errorf("list catalog: %w", err)
+		return fmt.Errorf("list catalog: %w", err)
 	}
-	return repos, nil
+	return nil
 }
 
 // Tags lists the tags of a repository (paginated). A repository the registry
@@ -69,9 +102,26 @@ func (c *Client) Tags(ctx context.Context, repository string) ([]string, error) 
 
 // collect appends pages until none is left, each page under its own deadline.
 func (c *Client) collect(ctx context.Context, first []string, more func() bool, next func(context.Context) ([]string, error), limit int, what string) ([]string, error) {
-	out := append([]string(nil), first...)
-	if len(out) > limit {
-		return nil, fmt.Errorf("%w: more than %d %s", bridge.ErrTooLarge, limit, what)
+	var out []string
+	err := c.pages(ctx, first, more, next, limit, what, func(page []string) bool {
+		out = append(out, page...)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// pages hands each page to visit until none is left or visit returns false,
+// each page under its own deadline; more than limit entries in all fail.
+func (c *Client) pages(ctx context.Context, first []string, more func() bool, next func(context.Context) ([]string, error), limit int, what string, visit func([]string) bool) error {
+	total := len(first)
+	if total > limit {
+		return fmt.Errorf("%w: more than %d %s", bridge.ErrTooLarge, limit, what)
+	}
+	if !visit(first) {
+		return nil
 	}
 	for more() {
 		var page []string
@@ -80,17 +130,20 @@ func (c *Client) collect(ctx context.Context, first []string, more func() bool, 
 			return libraryError(err)
 		})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		if len(page) == 0 && more() {
-			return nil, fmt.Errorf("%w: an empty page links to another (%d %s so far)", bridge.ErrTooLarge, len(out), what)
+			return fmt.Errorf("%w: an empty page links to another (%d %s so far)", bridge.ErrTooLarge, total, what)
 		}
-		out = append(out, page...)
-		if len(out) > limit {
-			return nil, fmt.Errorf("%w: more than %d %s", bridge.ErrTooLarge, limit, what)
+		total += len(page)
+		if total > limit {
+			return fmt.Errorf("%w: more than %d %s", bridge.ErrTooLarge, limit, what)
+		}
+		if !visit(page) {
+			return nil
 		}
 	}
-	return out, nil
+	return nil
 }
 
 type remoteCatalog struct {
@@ -104,9 +157,10 @@ type remoteCatalog struct {
 // (distribution's catalog handler): the catalog is then asked for without n,
 // so the registry picks its own page size and links the pages.
 func (c *Client) newCatalog(ctx context.Context) (*remoteCatalog, error) {
-	cg, err := c.puller.Catalogger(ctx, c.reg)
+	puller, unpaged := c.pullers(false)
+	cg, err := puller.Catalogger(ctx, c.reg)
 	if paginationRefused(err) {
-		cg, err = c.unpaged.Catalogger(ctx, c.reg)
+		cg, err = unpaged.Catalogger(ctx, c.reg)
 	}
 	if err != nil {
 		return nil, libraryError(err)
@@ -127,9 +181,10 @@ func (c *Client) newCatalog(ctx context.Context) (*remoteCatalog, error) {
 type remoteTags = remoteCatalog
 
 func (c *Client) newTags(ctx context.Context, repo name.Repository) (*remoteTags, error) {
-	l, err := c.puller.Lister(ctx, repo)
+	puller, unpaged := c.pullers(true)
+	l, err := puller.Lister(ctx, repo)
 	if paginationRefused(err) {
-		l, err = c.unpaged.Lister(ctx, repo)
+		l, err = unpaged.Lister(ctx, repo)
 	}
 	if err != nil {
 		return nil, libraryError(err)

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -102,10 +103,16 @@ type Config struct {
 
 // Client fetches from one registry.
 type Client struct {
-	reg    name.Registry
+	reg name.Registry
+	// pullerOpts build the Pullers (newPullers).
+	pullerOpts []remote.Option
+	// mu guards puller, unpaged and listed.
+	mu     sync.Mutex
 	puller *remote.Puller
 	// unpaged lists without a page size (n), for a registry that refuses ours.
-	unpaged  *remote.Puller
+	unpaged *remote.Puller
+	// listed counts the tag listings of the current Pullers (rotate).
+	listed   int
 	cache    *cache
 	flight   singleflight.Group
 	opts     Options
@@ -176,17 +183,6 @@ func New(r Config, opts Options) (*Client, error) {
 		remote.WithUserAgent("imagestream-bridge"),
 		remote.WithRetryBackoff(remote.Backoff{Duration: 50 * time.Millisecond, Factor: 2, Jitter: 0.2, Steps: 2}),
 	}
-	// distribution rejects catalog pages larger than its catalog.maxentries (default 100)
-	puller, err := remote.NewPuller(append(pullerOpts, remote.WithPageSize(100))...)
-	if err != nil {
-		return nil, fmt.Errorf("create puller: %w", err)
-	}
-	// a registry whose maxentries is below 100 refuses n=100: then ask without n
-	// and follow its own Link pages
-	unpaged, err := remote.NewPuller(append(pullerOpts, remote.WithPageSize(0))...)
-	if err != nil {
-		return nil, fmt.Errorf("create puller: %w", err)
-	}
 	timeout := r.FetchTimeout
 	if timeout <= 0 {
 		timeout = 10 * time.Second
@@ -194,12 +190,53 @@ func New(r Config, opts Options) (*Client, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	c := &Client{reg: reg, puller: puller, unpaged: unpaged, opts: opts, repoList: r.Repositories, timeout: timeout, guard: g,
+	c := &Client{reg: reg, pullerOpts: pullerOpts, opts: opts, repoList: r.Repositories, timeout: timeout, guard: g,
 		kind: r.Sender, auth: auth, log: opts.Log}
+	if c.puller, c.unpaged, err = newPullers(pullerOpts); err != nil {
+		return nil, err
+	}
 	if opts.CacheBytes > 0 {
 		c.cache = newCache(opts.CacheBytes)
 	}
 	return c, nil
+}
+
+// newPullers builds the Puller of every request and the one that lists without a page size.
+func newPullers(opts []remote.Option) (puller, unpaged *remote.Puller, err error) {
+	// distribution rejects catalog pages larger than its catalog.maxentries (default 100)
+	puller, err = remote.NewPuller(append(opts[:len(opts):len(opts)], remote.WithPageSize(100))...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create puller: %w", err)
+	}
+	// a registry whose maxentries is below 100 refuses n=100: then ask without n
+	// and follow its own Link pages
+	unpaged, err = remote.NewPuller(append(opts[:len(opts):len(opts)], remote.WithPageSize(0))...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("create puller: %w", err)
+	}
+	return puller, unpaged, nil
+}
+
+// rotateAfter is how many repositories' tags the Pullers list before they
+// are replaced: a Puller keeps an authenticated reader per repository for its
+// whole life, so a pass over a catalog of 50,000 would otherwise hold 50,000.
+// A new Puller authenticates again (a token exchange with Bearer auth; the
+// ping is kept, see pings).
+const rotateAfter = 1000
+
+// pullers returns the current Pullers; listing counts a tag listing towards rotateAfter.
+func (c *Client) pullers(listing bool) (puller, unpaged *remote.Puller) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if listing {
+		c.listed++
+		if c.listed > rotateAfter {
+			if p, u, err := newPullers(c.pullerOpts); err == nil { // the options built them once already
+				c.puller, c.unpaged, c.listed = p, u, 1
+			}
+		}
+	}
+	return c.puller, c.unpaged
 }
 
 // Fetch returns the manifest of repository@dgst and, for an image manifest,
@@ -305,7 +342,7 @@ func (c *Client) manifest(ctx context.Context, repository, dgst string) (string,
 	c.cacheResult("miss")
 	v, err, _ := c.flight.Do("m"+key, func() (any, error) {
 		start := time.Now()
-		desc, err := c.puller.Get(ctx, ref)
+		desc, err := c.current().Get(ctx, ref)
 		err = libraryError(err)
 		if err == nil && desc.Digest.String() != dgst {
 			err = fmt.Errorf("%w: manifest %s hashed to %s", bridge.ErrDigestMismatch, dgst, desc.Digest)
@@ -353,7 +390,7 @@ func (c *Client) blob(ctx context.Context, repository, dgst string) ([]byte, err
 }
 
 func (c *Client) readBlob(ctx context.Context, ref name.Digest) ([]byte, error) {
-	layer, err := c.puller.Layer(ctx, ref)
+	layer, err := c.current().Layer(ctx, ref)
 	if err != nil {
 		return nil, libraryError(err)
 	}
@@ -381,7 +418,7 @@ func (c *Client) Resolve(ctx context.Context, repository, tag string) (string, e
 	}
 	var dgst string
 	err = c.bounded(ctx, func(ctx context.Context) error {
-		desc, err := c.puller.Head(ctx, ref)
+		desc, err := c.current().Head(ctx, ref)
 		if err != nil {
 			return libraryError(err)
 		}
@@ -393,6 +430,13 @@ func (c *Client) Resolve(ctx context.Context, repository, tag string) (string, e
 	}
 	return dgst, nil
 }
+
+// current is the Puller of every request but listings.
+func (c *Client) current() *remote.Puller {
+	p, _ := c.pullers(false)
+	return p
+}
+
 func (c *Client) digestRef(repository, dgst string) (name.Digest, error) {
 	if !event.ValidRepository(repository) {
 		return name.Digest{}, fmt.Errorf("%w: repository %q", bridge.ErrInvalidName, repository)

@@ -30,6 +30,7 @@ type guard struct {
 	manifestLimit int64
 	blobLimit     int64
 	listLimit     int64
+	pings         pings
 }
 
 func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -45,9 +46,18 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return nil, err
 	}
+	ping := req.URL.Host == g.host && isPing(req)
+	if ping {
+		if resp := g.pings.answer(req); resp != nil {
+			return resp, nil
+		}
+	}
 	resp, err := g.next.RoundTrip(req)
 	if err != nil || req.Method == http.MethodHead {
 		return resp, err
+	}
+	if ping {
+		g.pings.keep(resp)
 	}
 	limit := int64(0)
 	switch {

@@ -55,11 +55,11 @@ func (c *Client) TagGone(ctx context.Context, repository, tag string) (bool, err
 	}
 	gone := false
 	err = c.bounded(ctx, func(ctx context.Context) error {
-		_, err := c.puller.Head(ctx, ref)
+		_, err := c.current().Head(ctx, ref)
 		if err == nil || statusCode(err) != http.StatusNotFound {
 			return libraryError(err)
 		}
-		_, err = c.puller.Get(ctx, ref)
+		_, err = c.current().Get(ctx, ref)
 		switch {
 		case err == nil:
 			return nil
