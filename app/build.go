@@ -127,6 +127,12 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, mode logMo
 // imports a journal an older version left in dataDir.
 func openLog(ctx context.Context, cfg *config.Config, log *slog.Logger, mode logMode) (*eventlog.Log, error) {
 	o := eventlog.Options{Stream: cfg.NATS.Stream, MaxPending: cfg.QueueSize, Logger: log}
+	// The fairness groups of the queue, each with its own window in the log.
+	for _, r := range cfg.Registries {
+		for _, cl := range r.Targets(cfg.Clusters()) {
+			o.Groups = append(o.Groups, eventlog.Group{Registry: r.Name, Cluster: cl})
+		}
+	}
 	if mode == privateLog {
 		o.Stream = ""
 	} else if cfg.NATS.Embedded() {

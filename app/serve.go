@@ -186,7 +186,7 @@ func (in *instance) drain(stopWork context.CancelFunc, grace time.Duration) {
 		b.Drain()
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		if err := b.Wait(ctx); err != nil {
-			in.log.Warn("shutdown deadline passed with events unapplied; they are lost (event log in memory: set dataDir)", "left", b.Depth())
+			in.log.Warn("shutdown deadline passed with events unapplied; they are lost (event log in memory: set dataDir)", "left", b.Waiting(context.Background()))
 		}
 		cancel()
 	}
@@ -198,8 +198,12 @@ func (in *instance) drain(stopWork context.CancelFunc, grace time.Duration) {
 		stopWork()
 		<-done
 	}
-	if in.events.Durable() && b.Depth() > 0 {
-		in.log.Info("unapplied events stay in the event log for the next applier", "left", b.Depth())
+	if in.events.Durable() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		if left := b.Waiting(ctx); left > 0 {
+			in.log.Info("unapplied events stay in the event log for the next applier", "left", left)
+		}
+		cancel()
 	}
 }
 
@@ -248,7 +252,7 @@ func (in *instance) sampleGauges(ctx context.Context) {
 	wasStalled := false
 	for {
 		in.metrics.Sample(metrics.Gauges{
-			QueueDepth: in.bridge.Depth(), JournalBytes: in.events.Bytes(ctx),
+			QueueDepth: in.bridge.Waiting(ctx), JournalBytes: in.events.Bytes(ctx),
 			FailedEvicted: in.events.Evicted(),
 		})
 		stalled, idle := in.bridge.Stalled()

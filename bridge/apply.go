@@ -90,34 +90,27 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 			return errSkipStale
 		}
 	}
-	content, err := src.fetch.Fetch(ctx, j.Repository, digest, mapping.IsImageManifest)
-	if err != nil {
-		return inStage(StageFetch, err)
+	// The jobs of every cluster of the event share one fetch, parse and build.
+	res := b.memo.get(ctx, builtKey{registry: j.Registry, repository: j.Repository, digest: digest, tag: j.Tag,
+		namespace: j.Namespace, stream: j.Stream}, func() built { return b.fetchBuild(ctx, src, j, digest) })
+	if res.err != nil {
+		return res.err
 	}
-	if !mapping.IsManifest(content.MediaType) {
-		return &skipError{reason: SkipNotManifest, detail: "not an image manifest or list: " + clip(content.MediaType)}
-	}
-	if kind := mapping.Artifact(content.MediaType, content.Manifest, content.Config); kind != "" && src.cfg.Artifacts != config.ArtifactsMap {
-		return &skipError{reason: SkipArtifact, detail: "OCI artifact (" + kind + "): skipped with artifacts: skip"}
-	}
-	ism, err := b.build(src, cl, j, digest, content)
-	if err != nil {
-		return err
-	}
-	if raw, err := json.Marshal(ism); err == nil && int64(len(raw)) > MaxImageBytes {
-		return fmt.Errorf("%w: the mapping is %d bytes, more than the API server stores (%d)", ErrTooLarge, len(raw), MaxImageBytes)
-	}
+	b.reportEmpty(j, digest, res.warn)
+	ism := res.ism
 	if cl.cfg.CreateChildImages && mapping.IsList(ism.Image.DockerImageManifestMediaType) {
 		b.createChildren(ctx, src, cl, j, ism)
 	}
-	err = cl.api.CreateMapping(ctx, ism)
+	m := *ism // the API client sets the kind on what it encodes: not on the shared mapping
+	err = cl.api.CreateMapping(ctx, &m)
 	if err != nil && streamMissing(err) && cl.cfg.CreateStreams() {
 		b.obs.Retried(string(StageAPI), string(RetryStreamCreated))
 		if err := cl.api.CreateStream(ctx, j.Namespace, j.Stream); err != nil {
 			return inStage(StageAPI, err)
 		}
 		b.log.Info("image stream created", "cluster", cl.cfg.Name, "namespace", j.Namespace, "stream", j.Stream)
-		err = cl.api.CreateMapping(ctx, ism)
+		m = *ism
+		err = cl.api.CreateMapping(ctx, &m)
 	}
 	return inStage(StageAPI, err)
 }
@@ -173,24 +166,49 @@ func newestReference(s *imagev1.ImageStream, tag string) string {
 	return ""
 }
 
+// fetchBuild fetches digest and builds the mapping of j's tag: an error
+// when it is no image manifest or list (or an artifact the registry skips),
+// cannot be built, or is larger than the API server stores.
+func (b *Bridge) fetchBuild(ctx context.Context, src *source, j *Job, digest string) built {
+	content, err := src.fetch.Fetch(ctx, j.Repository, digest, mapping.IsImageManifest)
+	if err != nil {
+		return built{err: inStage(StageFetch, err)}
+	}
+	if !mapping.IsManifest(content.MediaType) {
+		return built{err: &skipError{reason: SkipNotManifest, detail: "not an image manifest or list: " + clip(content.MediaType)}}
+	}
+	if kind := mapping.Artifact(content.MediaType, content.Manifest, content.Config); kind != "" && src.cfg.Artifacts != config.ArtifactsMap {
+		return built{err: &skipError{reason: SkipArtifact, detail: "OCI artifact (" + kind + "): skipped with artifacts: skip"}}
+	}
+	ism, warn, err := b.build(src, j, digest, content)
+	if err != nil {
+		return built{err: err}
+	}
+	if raw, err := json.Marshal(ism); err == nil && int64(len(raw)) > MaxImageBytes {
+		return built{err: fmt.Errorf("%w: the mapping is %d bytes, more than the API server stores (%d)", ErrTooLarge, len(raw), MaxImageBytes)}
+	}
+	return built{ism: ism, warn: warn}
+}
+
 // build builds the mapping of digest for j's tag. A config the API server
-// cannot decode is mapped with empty metadata, as the server stores it.
-func (b *Bridge) build(src *source, cl *target, j *Job, digest string, content *Content) (*imagev1.ImageStreamMapping, error) {
-	ism, warn, err := mapping.Build(mapping.Input{
+// cannot decode is mapped with empty metadata, as the server stores it (warn).
+func (b *Bridge) build(src *source, j *Job, digest string, content *Content) (*imagev1.ImageStreamMapping, error, error) {
+	return buildMapping(mapping.Input{
 		Namespace: j.Namespace, Stream: j.Stream, Tag: j.Tag, Repository: j.Repository,
 		ReferenceHost: src.cfg.ReferenceHost, Digest: digest, MediaType: content.MediaType,
 		Manifest: content.Manifest, Config: content.Config,
 		Now: b.now,
 	})
-	if err != nil {
-		return nil, err
+}
+
+// reportEmpty reports, for each job, an image mapped with empty metadata.
+func (b *Bridge) reportEmpty(j *Job, digest string, warn error) {
+	if warn == nil {
+		return
 	}
-	if warn != nil {
-		b.obs.MetadataEmpty(j.Registry)
-		b.log.Warn("image mapped with empty metadata, as OpenShift stores it", "registry", j.Registry,
-			"repository", j.Repository, "digest", digest, "reason", warn.Error())
-	}
-	return ism, nil
+	b.obs.MetadataEmpty(j.Registry)
+	b.log.Warn("image mapped with empty metadata, as OpenShift stores it", "registry", j.Registry,
+		"repository", j.Repository, "digest", digest, "reason", warn.Error())
 }
 
 // createChildren creates the Image of each child of a list, as OpenShift's
@@ -211,15 +229,21 @@ func (b *Bridge) createChildren(ctx context.Context, src *source, cl *target, j 
 }
 
 func (b *Bridge) createChild(ctx context.Context, src *source, cl *target, j *Job, digest string) error {
-	content, err := src.fetch.Fetch(ctx, j.Repository, digest, mapping.IsImageManifest)
-	if err != nil {
-		return inStage(StageFetch, err)
+	res := b.memo.get(ctx, builtKey{registry: j.Registry, repository: j.Repository, digest: digest, tag: j.Tag,
+		namespace: j.Namespace, stream: j.Stream, child: true}, func() built {
+		content, err := src.fetch.Fetch(ctx, j.Repository, digest, mapping.IsImageManifest)
+		if err != nil {
+			return built{err: inStage(StageFetch, err)}
+		}
+		ism, warn, err := b.build(src, j, digest, content)
+		return built{ism: ism, warn: warn, err: err}
+	})
+	if res.err != nil {
+		return res.err
 	}
-	m, err := b.build(src, cl, j, digest, content)
-	if err != nil {
-		return err
-	}
-	return inStage(StageAPI, cl.api.CreateImage(ctx, &m.Image))
+	b.reportEmpty(j, digest, res.warn)
+	img := res.ism.Image // a copy of the top level: the shared mapping is not modified
+	return inStage(StageAPI, cl.api.CreateImage(ctx, &img))
 }
 
 // report logs one line per job outcome and counts it.

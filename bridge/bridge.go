@@ -49,6 +49,8 @@ type Bridge struct {
 	resyncApplied, resyncSkipped atomic.Int64
 	// draining is set by Drain: every job re-checks its tag before it applies.
 	draining atomic.Bool
+	// memo shares a built mapping among the clusters of one event.
+	memo *builtMemo
 	// confirmDelay separates the two verdicts a tag deletion asks the registry for.
 	confirmDelay time.Duration
 	// applied is what notifications mapped lately, which resync need not ask the registry again.
@@ -98,7 +100,7 @@ const defaultDeleteConfirmDelay = 1500 * time.Millisecond
 func New(cfg *config.Config, d Deps) (*Bridge, error) {
 	b := &Bridge{cfg: cfg, log: d.Log, obs: d.Observer, events: d.Events, clusters: map[string]*target{},
 		registries: map[string]*source{}, now: time.Now, stallLimit: stallLimit(cfg),
-		confirmDelay: d.DeleteConfirmDelay, applied: newAppliedTags(),
+		confirmDelay: d.DeleteConfirmDelay, applied: newAppliedTags(), memo: newBuiltMemo(),
 		initial: cfg.Retry.InitialBackoff.Duration, max: cfg.Retry.MaxBackoff.Duration}
 	if b.confirmDelay <= 0 {
 		b.confirmDelay = defaultDeleteConfirmDelay
@@ -146,8 +148,20 @@ func New(cfg *config.Config, d Deps) (*Bridge, error) {
 // would move the tag back.
 func (b *Bridge) Drain() { b.draining.Store(true) }
 
-// Depth is the number of accepted events not yet applied.
+// Depth is the number of jobs in the applier's memory: its windows of the
+// log and the resync's repairs.
 func (b *Bridge) Depth() int { return b.q.Len() }
+
+// Waiting is the number of accepted events not yet applied: the log's
+// unfinished jobs (in the windows or still in the stream) and the resync's
+// repairs; Depth when the log cannot answer.
+func (b *Bridge) Waiting(ctx context.Context) int {
+	n, err := b.events.Pending(ctx)
+	if err != nil {
+		return b.Depth()
+	}
+	return int(n) + b.q.OutsideLen()
+}
 
 // Capacity is the most events that may wait before Accept refuses more.
 func (b *Bridge) Capacity() int { return b.q.Capacity() }

@@ -178,6 +178,12 @@ func (l *memLog) Consume(ctx context.Context, deliver func(*Job)) error {
 	return nil
 }
 
+func (l *memLog) Pending(context.Context) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return uint64(len(l.pending)), nil
+}
+
 func (l *memLog) Done(seq uint64) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -42,6 +42,10 @@ type Log interface {
 	Replay(ctx context.Context, seqs []uint64) ([]*Job, error)
 	// Drop deletes failed entries (all when seqs is empty) and returns how many.
 	Drop(ctx context.Context, seqs []uint64) (int, error)
+	// Pending is how many stored jobs are not yet done or failed, the jobs
+	// delivered to the applier included (it holds a window of them; the log
+	// holds the rest).
+	Pending(ctx context.Context) (uint64, error)
 	// Durable reports whether a stored job survives a crash of this process.
 	Durable() bool
 }

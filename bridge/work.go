@@ -106,6 +106,15 @@ func (b *Bridge) run(ctx context.Context, l *queue.Lease[*Job]) {
 	l.Done()
 }
 
+// logPending is the log's count of unfinished jobs; 1 while it cannot answer.
+func (b *Bridge) logPending(ctx context.Context) uint64 {
+	n, err := b.events.Pending(ctx)
+	if err != nil {
+		return 1
+	}
+	return n
+}
+
 // group is the fairness group of a registry's jobs for one cluster.
 func group(registry, cluster string) string { return registry + "\x00" + cluster }
 
@@ -127,11 +136,12 @@ func (b *Bridge) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	return max(d, retryAfter)
 }
 
-// Wait blocks until the queue is empty or ctx ends.
+// Wait blocks until the queue and the log are empty (the log holds the jobs
+// beyond the applier's windows) or ctx ends.
 func (b *Bridge) Wait(ctx context.Context) error {
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
-	for b.q.Len() > 0 {
+	for b.q.Len() > 0 || b.logPending(ctx) > 0 {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()

@@ -51,7 +51,9 @@ func (l *Log) publish(ctx context.Context, jobs []*bridge.Job) error {
 		if err != nil {
 			return fmt.Errorf("encode job: %w", err)
 		}
-		m := &nats.Msg{Subject: l.eventSubject(), Data: b}
+		subj := l.groupSubject(groupOf(j))
+		l.groups.seen(subj)
+		m := &nats.Msg{Subject: subj, Data: b}
 		var o []jetstream.PublishOpt
 		if id := msgID(j); id != "" {
 			o = append(o, jetstream.WithMsgID(id))

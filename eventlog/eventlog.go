@@ -1,6 +1,8 @@
 // Package eventlog is the durable event log: accepted events are published to
 // a NATS JetStream stream before the webhook acknowledges them, and the
-// applier consumes them through one durable consumer.
+// applier consumes them through one durable consumer per fairness group
+// (registry and cluster), each with a bounded window: the stream, not the
+// applier's heap, holds the backlog.
 //
 // Two modes, one code path: an embedded nats-server inside the process (file
 // store in dataDir, every append fsynced before it returns, one fsync shared
@@ -53,6 +55,14 @@ type Options struct {
 	// MaxPending bounds stored but unapplied events (the queue budget); beyond it Append
 	// returns ErrUnavailable. Default 10000.
 	MaxPending int
+	// Window bounds the events of one group (Group) the applier holds at a time
+	// (its consumer's MaxAckPending); the rest wait in the stream. Default 256,
+	// at most MaxPending.
+	Window int
+	// Groups are the groups whose consumers start with Consume (the configured
+	// registries and their clusters); a group found in the stream, or appended
+	// by this process, gets its consumer when it is seen. Default: none.
+	Groups []Group
 	// AckWait is how long the consumer waits for an ack before it redelivers (the held events
 	// are kept alive while this process runs, so it bounds the delay of a failover). Default 30s.
 	AckWait time.Duration
@@ -74,6 +84,8 @@ type Log struct {
 	probe    jetstream.Stream
 	evicted  evictCounter
 	held     held
+	// groups are the group consumers of the running Consume, by subject.
+	groups groups
 	// eventSync and failedSync share fsyncs of the streams' blocks among
 	// concurrent writers (no-ops without an embedded file store).
 	eventSync, failedSync *groupSync
@@ -89,6 +101,10 @@ func (o *Options) setDefaults() {
 	if o.MaxPending == 0 {
 		o.MaxPending = 10000
 	}
+	if o.Window == 0 {
+		o.Window = 256
+	}
+	o.Window = min(o.Window, o.MaxPending)
 	if o.AckWait == 0 {
 		o.AckWait = 30 * time.Second
 	}
@@ -140,7 +156,6 @@ func (l *Log) storage() jetstream.StorageType {
 	return jetstream.FileStorage
 }
 
-func (l *Log) eventSubject() string   { return l.opts.Stream + ".events" }
 func (l *Log) failedSubjects() string { return l.opts.Stream + ".failed.>" }
 func (l *Log) probeSubject() string   { return l.opts.Stream + ".probe" }
 func (l *Log) consumerName() string   { return l.opts.Stream + "-applier" }
@@ -152,7 +167,8 @@ func (l *Log) createStreams(ctx context.Context) error {
 	l.events, err = l.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        l.opts.Stream,
 		Description: "imagestream-bridge: accepted events until applied",
-		Subjects:    []string{l.eventSubject()},
+		// One subject per group; the legacy subject keeps the events of older versions.
+		Subjects: []string{l.legacySubject(), l.groupSubjects()},
 		// An event leaves the stream when the applier acks it (applied or moved to the failed list).
 		Retention: jetstream.WorkQueuePolicy,
 		// The queue budget: beyond it a publish fails and the webhook answers 503.

@@ -373,6 +373,13 @@ func (q *Queue[T]) Len() int {
 	return q.count + q.outside
 }
 
+// OutsideLen is the number of outside jobs reserved, waiting, backing off or in flight.
+func (q *Queue[T]) OutsideLen() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.outside
+}
+
 // Capacity is the bound Reserve enforces.
 func (q *Queue[T]) Capacity() int { return q.opts.Capacity }
 
