@@ -106,7 +106,7 @@ func (s logStore) waitApplier(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("open jetstream: %w", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // a loaded 2-core machine took more than 30s once
 	defer cancel()
 	for {
 		if c, err := js.Consumer(ctx, config.DefaultStream, config.DefaultStream+"-applier"); err == nil {
