@@ -87,12 +87,13 @@ func (b *bench) logStore(mode bridgeLog) (logStore, func(), error) {
 	return logStore{natsURL: c.URL()}, func() { c.Close(); os.RemoveAll(dir) }, nil
 }
 
-// waitApplier returns once the bridge consumes its cluster log: its durable
-// consumer has a pull waiting. An event appended before that is backlog to
-// the applier and arrives with Verify set, which re-resolves the tag in the
-// registry; the bench's tags exist only in its events (the images are pushed
-// by digest), so such an event would be skipped as stale and never mapped.
-// A no-op for the embedded log, whose webhook is not ready before the applier runs.
+// waitApplier returns once the bridge consumes its cluster log: one of the
+// applier's durable consumers has a pull waiting. An event appended before
+// that is backlog to the applier and arrives with Verify set, which
+// re-resolves the tag in the registry; the bench's tags exist only in its
+// events (the images are pushed by digest), so such an event would be skipped
+// as stale and never mapped. A no-op for the embedded log, whose webhook is
+// not ready before the applier runs.
 func (s logStore) waitApplier(ctx context.Context) error {
 	if s.natsURL == "" {
 		return nil
@@ -109,14 +110,19 @@ func (s logStore) waitApplier(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // a loaded 2-core machine took more than 30s once
 	defer cancel()
 	for {
-		if c, err := js.Consumer(ctx, config.DefaultStream, config.DefaultStream+"-applier"); err == nil {
-			if info, err := c.Info(ctx); err == nil && info.NumWaiting > 0 {
+		if str, err := js.Stream(ctx, config.DefaultStream); err == nil {
+			consumers := str.ListConsumers(ctx)
+			waiting := false
+			for info := range consumers.Info() {
+				waiting = waiting || info.NumWaiting > 0
+			}
+			if waiting {
 				return nil
 			}
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("wait for the applier's consumer: %w", ctx.Err())
+			return fmt.Errorf("wait for the applier's consumers: %w", ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
