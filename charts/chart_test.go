@@ -15,10 +15,13 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 )
 
-// allFeatures turns on every optional part with two replicas (and so leader election).
+// allFeatures turns on every optional part with two replicas (and so an external
+// NATS JetStream cluster and leader election).
 const allFeatures = `
 replicaCount: 2
 config:
+  nats:
+    url: nats://nats.nats.svc:4222
   leaderElection:
     enabled: true
   openshift:
@@ -225,8 +228,8 @@ func TestAllFeatures(t *testing.T) {
 	if *d.Spec.Replicas != 2 {
 		t.Errorf("replicas %d, want 2", *d.Spec.Replicas)
 	}
-	if d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
-		t.Errorf("strategy %s: with leader election a RollingUpdate would wait forever for a follower to become Ready", d.Spec.Strategy.Type)
+	if d.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType {
+		t.Errorf("strategy %s: every replica is Ready, so a rollout must keep them (RollingUpdate)", d.Spec.Strategy.Type)
 	}
 	checkPod(t, d.Spec.Template, "HTTPS")
 	if m.find("StatefulSet", fullname) != nil {
@@ -270,7 +273,7 @@ func TestAllFeatures(t *testing.T) {
 	}
 
 	pdb := typed[policyv1.PodDisruptionBudget](t, m.mustFind(t, "PodDisruptionBudget", fullname))
-	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 || pdb.Spec.MinAvailable != nil ||
+	if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != 1 || pdb.Spec.MaxUnavailable != nil ||
 		pdb.Spec.UnhealthyPodEvictionPolicy == nil || *pdb.Spec.UnhealthyPodEvictionPolicy != policyv1.AlwaysAllow {
 		t.Errorf("pdb spec %+v", pdb.Spec)
 	}
@@ -347,7 +350,7 @@ func TestRenderFails(t *testing.T) {
 	}{
 		{name: "replicas without leader election", values: "replicaCount: 2", want: "more than one replica needs config.leaderElection.enabled=true"},
 		{name: "replicas without leader election, no schema", values: "replicaCount: 3", skipSchema: true, want: "config.leaderElection.enabled=true"},
-		{name: "persistence with replicas", values: "replicaCount: 2\npersistence: {enabled: true}\nconfig: {leaderElection: {enabled: true}}", want: "persistence.enabled supports replicaCount=1 only"},
+		{name: "persistence with replicas", values: "replicaCount: 2\npersistence: {enabled: true}\nconfig: {leaderElection: {enabled: true}, nats: {url: 'nats://n:4222'}}", want: "persistence.enabled supports replicaCount=1 only"},
 		{name: "inline webhook token", values: "config:\n  registries:\n    - {name: main, url: 'http://r:5000', webhookToken: abc}", want: "webhookToken"},
 		{name: "inline webhook token, no schema", values: "config:\n  registries:\n    - {name: main, url: 'http://r:5000', webhookToken: abc}", skipSchema: true, want: "config.registries[0].webhookToken: secrets are not set in config"},
 		{name: "inline password, no schema", values: "config:\n  registries:\n    - {name: main, url: 'http://r:5000', username: u, password: p}", skipSchema: true, want: "config.registries[0].password"},

@@ -69,7 +69,11 @@ func renderedConfig(t *testing.T, m manifests) *config.Config {
 			sawConfig = true
 		case v.Secret != nil && len(v.Secret.Items) > 0:
 			for _, it := range v.Secret.Items {
-				write(filepath.Join(rel, it.Path), []byte("not-a-real-secret"))
+				content := []byte("not-a-real-secret")
+				if it.Path == "url" { // the NATS URL of nats.urlKey is checked as one
+					content = []byte("nats://nats.nats.svc:4222")
+				}
+				write(filepath.Join(rel, it.Path), content)
 			}
 		case v.Secret != nil:
 			data, ok := rendered[v.Secret.SecretName]

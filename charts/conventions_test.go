@@ -213,7 +213,7 @@ func TestChartConventions(t *testing.T) {
 func TestChartConventionsRender(t *testing.T) {
 	m := render(t, `
 replicaCount: 2
-config: {leaderElection: {enabled: true}}
+config: {leaderElection: {enabled: true}, nats: {url: 'nats://nats.nats.svc:4222'}}
 commonLabels: {team: platform}
 commonAnnotations: {owner: images}
 revisionHistoryLimit: 7

@@ -98,8 +98,43 @@ imagePullSecrets:
 {{- define "imagestream-bridge.configDir" -}}/etc/imagestream-bridge{{- end }}
 {{- define "imagestream-bridge.secretDir" -}}/etc/imagestream-bridge/secrets{{- end }}
 {{- define "imagestream-bridge.tlsDir" -}}/etc/imagestream-bridge/tls{{- end }}
+{{- define "imagestream-bridge.natsDir" -}}/etc/imagestream-bridge/nats{{- end }}
 
-{{/* Durable journal directory: config.dataDir, defaulted when persistence is on. */}}
+{{/*
+Each nats.*Key, the file it becomes under natsDir and the config.nats key that names that file.
+*/}}
+{{- define "imagestream-bridge.natsKeys" -}}
+urlKey: {file: url, config: urlFile}
+credsKey: {file: nats.creds, config: credsFile}
+caKey: {file: ca.crt, config: tls.caFile}
+certKey: {file: tls.crt, config: tls.certFile}
+keyKey: {file: tls.key, config: tls.keyFile}
+{{- end }}
+
+{{/* The files of nats.existingSecret, as a dict file name under natsDir -> key in the Secret. */}}
+{{- define "imagestream-bridge.natsFiles" -}}
+{{- $n := .Values.nats | default dict }}
+{{- $files := dict }}
+{{- if $n.existingSecret }}
+{{- range $key, $k := include "imagestream-bridge.natsKeys" . | fromYaml }}
+{{- with index $n $key }}{{ $_ := set $files $k.file . }}{{ end }}
+{{- end }}
+{{- end }}
+{{- toYaml $files }}
+{{- end }}
+
+{{/* True when the event log is an external JetStream cluster (config.nats.url or urlFile, or nats.urlKey). */}}
+{{- define "imagestream-bridge.externalLog" -}}
+{{- if or ((.Values.config.nats).url) ((.Values.config.nats).urlFile) (and (.Values.nats).existingSecret (.Values.nats).urlKey) }}true{{ end }}
+{{- end }}
+
+{{/* PodDisruptionBudget on: podDisruptionBudget.enabled, or when it is null, replicaCount > 1. */}}
+{{- define "imagestream-bridge.pdbEnabled" -}}
+{{- $e := .Values.podDisruptionBudget.enabled }}
+{{- if kindIs "invalid" $e }}{{ if gt (int .Values.replicaCount) 1 }}true{{ end }}{{ else if $e }}true{{ end }}
+{{- end }}
+
+{{/* Directory of the embedded event log: config.dataDir, defaulted when persistence is on. */}}
 {{- define "imagestream-bridge.dataDir" -}}
 {{- if .Values.persistence.enabled }}
 {{- .Values.config.dataDir | default "/var/lib/imagestream-bridge" }}
@@ -157,8 +192,6 @@ imagePullSecrets:
 {{- define "imagestream-bridge.strategy" -}}
 {{- if .Values.strategy -}}
 {{ toYaml .Values.strategy }}
-{{- else if include "imagestream-bridge.leaderElection" . -}}
-type: Recreate
 {{- else -}}
 type: RollingUpdate
 rollingUpdate:
@@ -176,8 +209,43 @@ Included by every workload template.
 {{- if and (gt (int .Values.replicaCount) 1) (not $le) }}
 {{- fail (printf "replicaCount is %d, but more than one replica needs config.leaderElection.enabled=true: without it every replica would apply events" (int .Values.replicaCount)) }}
 {{- end }}
+{{- if and (gt (int .Values.replicaCount) 1) (not (include "imagestream-bridge.externalLog" .)) }}
+{{- fail (printf "replicaCount is %d, but more than one replica needs an external NATS JetStream cluster: set config.nats.url, or nats.existingSecret and nats.urlKey (docs/operations.md, High availability). With the embedded log each replica holds its own, so only the leader is Ready and takes webhooks: a failover refuses pushes until another replica leads, and what a crashed leader acknowledged stays in its pod" (int .Values.replicaCount)) }}
+{{- end }}
 {{- if and .Values.persistence.enabled (gt (int .Values.replicaCount) 1) }}
-{{- fail "persistence.enabled supports replicaCount=1 only: each replica would keep its own journal, and a StatefulSet rolling update would wait forever for a follower to become Ready (only the leader is)" }}
+{{- fail "persistence.enabled supports replicaCount=1 only: it holds the embedded event log of one replica; with more replicas the log lives in the NATS JetStream cluster and the replicas keep nothing on disk" }}
+{{- end }}
+{{- $n := .Values.nats | default dict }}
+{{- $nc := .Values.config.nats | default dict }}
+{{- $external := include "imagestream-bridge.externalLog" . }}
+{{- $anyKey := false }}
+{{- range $key, $k := include "imagestream-bridge.natsKeys" . | fromYaml }}
+{{- if index $n $key }}
+{{- $anyKey = true }}
+{{- if not $n.existingSecret }}
+{{- fail (printf "nats.%s needs nats.existingSecret: the key is read from that Secret" $key) }}
+{{- end }}
+{{- $set := index $nc $k.config }}
+{{- if hasPrefix "tls." $k.config }}{{ $set = index ($nc.tls | default dict) (trimPrefix "tls." $k.config) }}{{ end }}
+{{- if or $set (and (eq $key "urlKey") $nc.url) }}
+{{- fail (printf "nats.%s and config.nats.%s are both set: choose one (the chart renders nats.%s as config.nats.%s)" $key (eq $key "urlKey" | ternary "url (or urlFile)" $k.config) $key $k.config) }}
+{{- end }}
+{{- if and (ne $key "urlKey") (not $external) }}
+{{- fail (printf "nats.%s is only for an external NATS cluster: set nats.urlKey or config.nats.url too (the embedded server has no network connection, and the bridge refuses credentials or TLS without a URL)" $key) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if and (gt (int ($nc.replicas | default 1)) 1) (not $external) }}
+{{- fail (printf "config.nats.replicas is %d, but the embedded NATS server (no config.nats.url or nats.urlKey) holds one copy: leave it unset or 1, or set a cluster's URL" (int $nc.replicas)) }}
+{{- end }}
+{{- if and $n.existingSecret (not $anyKey) }}
+{{- fail "nats.existingSecret is set but names no key: set nats.urlKey (and credsKey, caKey, certKey/keyKey as the cluster needs)" }}
+{{- end }}
+{{- if ne (not $n.certKey) (not $n.keyKey) }}
+{{- fail "nats.certKey and nats.keyKey: set both (a client certificate and its key) or neither" }}
+{{- end }}
+{{- if contains "@" ($nc.url | default "" | toString) }}
+{{- fail "config.nats.url carries credentials (user:password@ or token@), which would be stored in a ConfigMap: put the URL in a Secret and name it with nats.existingSecret and nats.urlKey, or use nats.credsKey" }}
 {{- end }}
 {{- $dataDir := include "imagestream-bridge.dataDir" . }}
 {{- if and $dataDir (not .Values.persistence.enabled) }}
@@ -263,7 +331,7 @@ Included by every workload template.
 {{- fail "route.enabled and ingress.enabled: choose one (OpenShift turns Ingresses into Routes itself)" }}
 {{- end }}
 {{- $pdb := .Values.podDisruptionBudget }}
-{{- if and $pdb.enabled (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "invalid" $pdb.maxUnavailable)) }}
+{{- if and (include "imagestream-bridge.pdbEnabled" .) (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "invalid" $pdb.maxUnavailable)) }}
 {{- fail "podDisruptionBudget: set minAvailable or maxUnavailable, not both" }}
 {{- end }}
 {{- end }}
@@ -276,6 +344,20 @@ Included by every workload template.
 {{- if .Values.tls.enabled }}
 {{- $tlsDir := include "imagestream-bridge.tlsDir" . }}
 {{- $_ := set $cfg "tls" (dict "certFile" (printf "%s/tls.crt" $tlsDir) "keyFile" (printf "%s/tls.key" $tlsDir)) }}
+{{- end }}
+{{- if include "imagestream-bridge.natsFiles" . | fromYaml }}
+{{- $natsDir := include "imagestream-bridge.natsDir" . }}
+{{- $nc := $cfg.nats | default dict }}
+{{- $tls := $nc.tls | default dict }}
+{{- range $key, $k := include "imagestream-bridge.natsKeys" . | fromYaml }}
+{{- if index $.Values.nats $key }}
+{{- $path := printf "%s/%s" $natsDir $k.file }}
+{{- if hasPrefix "tls." $k.config }}{{ $_ := set $tls (trimPrefix "tls." $k.config) $path }}{{ else }}{{ $_ := set $nc $k.config $path }}{{ end }}
+{{- end }}
+{{- end }}
+{{- if $.Values.nats.urlKey }}{{ $_ := unset $nc "url" }}{{ end }}
+{{- if $tls }}{{ $_ := set $nc "tls" $tls }}{{ end }}
+{{- $_ := set $cfg "nats" $nc }}
 {{- end }}
 {{- $le := $cfg.leaderElection | default dict }}
 {{- $_ := set $le "leaseName" (include "imagestream-bridge.leaseName" .) }}

@@ -23,7 +23,7 @@ spec:
   {{- . | nindent 2 }}
   {{- end }}
   {{- $psc := deepCopy (.Values.podSecurityContext | default dict) }}
-  {{- /* The journal volume must be writable; OpenShift's SCC assigns fsGroup, plain Kubernetes does not. */}}
+  {{- /* The event log volume must be writable; OpenShift's SCC assigns fsGroup, plain Kubernetes does not. */}}
   {{- if and .Values.persistence.enabled (not (hasKey $psc "fsGroup")) (not (include "imagestream-bridge.openshift" .)) }}
   {{- $_ := set $psc "fsGroup" 65532 }}
   {{- $_ := set $psc "fsGroupChangePolicy" "OnRootMismatch" }}
@@ -107,6 +107,11 @@ spec:
           mountPath: {{ include "imagestream-bridge.tlsDir" . }}
           readOnly: true
         {{- end }}
+        {{- if include "imagestream-bridge.natsFiles" . | fromYaml }}
+        - name: nats
+          mountPath: {{ include "imagestream-bridge.natsDir" . }}
+          readOnly: true
+        {{- end }}
         {{- with include "imagestream-bridge.dataDir" . }}
         {{- if $.Values.persistence.enabled }}
         - name: data
@@ -140,6 +145,17 @@ spec:
             path: tls.crt
           - key: tls.key
             path: tls.key
+    {{- end }}
+    {{- with include "imagestream-bridge.natsFiles" . | fromYaml }}
+    # The NATS cluster's URL, credentials and TLS files: only the keys nats.* names.
+    - name: nats
+      secret:
+        secretName: {{ $.Values.nats.existingSecret }}
+        items:
+          {{- range $file, $key := . }}
+          - key: {{ $key | quote }}
+            path: {{ $file }}
+          {{- end }}
     {{- end }}
     {{- /* One Secret per clusters entry, its kubeconfig as the file kubeconfig. */}}
     {{- range $i, $c := .Values.clusters }}
@@ -178,8 +194,17 @@ spec:
   tolerations:
     {{- toYaml . | nindent 4 }}
   {{- end }}
-  {{- with .Values.topologySpreadConstraints }}
+  {{- if .Values.topologySpreadConstraints }}
   topologySpreadConstraints:
-    {{- toYaml . | nindent 4 }}
+    {{- toYaml .Values.topologySpreadConstraints | nindent 4 }}
+  {{- else if gt (int .Values.replicaCount) 1 }}
+  # Replicas in different zones where the cluster has them (a lost zone leaves one taking webhooks).
+  topologySpreadConstraints:
+    - maxSkew: 1
+      topologyKey: topology.kubernetes.io/zone
+      whenUnsatisfiable: ScheduleAnyway
+      labelSelector:
+        matchLabels:
+          {{- include "imagestream-bridge.selectorLabels" . | nindent 10 }}
   {{- end }}
 {{- end }}
