@@ -96,6 +96,15 @@ func TestSingleReplicaDefaults(t *testing.T) {
 	if cfg := renderedConfig(t, m); !cfg.NATS.Embedded() || cfg.NATS.Replicas != 1 {
 		t.Errorf("nats %+v, want the embedded log", cfg.NATS)
 	}
+	if d := typed[appsv1.Deployment](t, m.mustFind(t, "Deployment", fullname)); d.Spec.Strategy.Type != appsv1.RollingUpdateDeploymentStrategyType {
+		t.Errorf("strategy %s of one replica without leader election, want RollingUpdate", d.Spec.Strategy.Type)
+	}
+	// The embedded log with leader election: only the leader takes webhooks and is
+	// Ready, so a surge pod would wait forever for a Lease the old pod holds.
+	le := render(t, "config: {leaderElection: {enabled: true}}")
+	if d := typed[appsv1.Deployment](t, le.mustFind(t, "Deployment", fullname)); d.Spec.Strategy.Type != appsv1.RecreateDeploymentStrategyType {
+		t.Errorf("strategy %s with leader election on the embedded log, want Recreate (a RollingUpdate never completes)", d.Spec.Strategy.Type)
+	}
 	m = render(t, "podDisruptionBudget: {enabled: true}")
 	pdb := typed[policyv1.PodDisruptionBudget](t, m.mustFind(t, "PodDisruptionBudget", fullname))
 	if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {

@@ -192,6 +192,9 @@ keyKey: {file: tls.key, config: tls.keyFile}
 {{- define "imagestream-bridge.strategy" -}}
 {{- if .Values.strategy -}}
 {{ toYaml .Values.strategy }}
+{{- else if and (include "imagestream-bridge.leaderElection" .) (not (include "imagestream-bridge.externalLog" .)) -}}
+{{- /* Embedded log with leader election: only the leader takes webhooks, so a surge pod (a follower) would never be Ready and the rollout would wait forever. */}}
+type: Recreate
 {{- else -}}
 type: RollingUpdate
 rollingUpdate:
