@@ -64,8 +64,8 @@ func TestClusters(t *testing.T) {
 	if c.Registries[0].DeleteTagsMaxShare != 0.5 {
 		t.Errorf("deleteTagsMaxShare default %v, want 0.5", c.Registries[0].DeleteTagsMaxShare)
 	}
-	if r := c.Registries[0].Resync; r.RequestsPerSecond != 500 || r.Concurrency != 8 || r.IdleTagAfter.Duration != 24*time.Hour || r.IdleTagEvery != 4 {
-		t.Errorf("resync defaults %+v, want 500/s, concurrency 8, idle after 24h, every 4th pass", r)
+	if r := c.Registries[0].Resync; r.RequestsPerSecond != 1000 || r.Concurrency != 8 || r.IdleTagAfter.Duration != 24*time.Hour || r.IdleTagEvery != 4 {
+		t.Errorf("resync defaults %+v, want 1000/s, concurrency 8, idle after 24h, every 4th pass", r)
 	}
 }
 

@@ -159,7 +159,7 @@ type Registry struct {
 
 // Resync bounds what one resync pass asks of one registry.
 type Resync struct {
-	// RequestsPerSecond bounds resync's registry requests (catalog and tag pages, tag lookups). Default 500.
+	// RequestsPerSecond bounds resync's registry requests (catalog and tag pages, tag lookups). Default 1000.
 	RequestsPerSecond float64 `json:"requestsPerSecond"`
 	// Concurrency is how many repositories resync checks at once. Default 8.
 	Concurrency int `json:"concurrency"`
@@ -353,7 +353,7 @@ func (c *Config) setDefaults() {
 			r.DeleteTagsMaxShare = 0.5
 		}
 		if r.Resync.RequestsPerSecond == 0 {
-			r.Resync.RequestsPerSecond = 500
+			r.Resync.RequestsPerSecond = 1000
 		}
 		if r.Resync.Concurrency == 0 {
 			r.Resync.Concurrency = 8

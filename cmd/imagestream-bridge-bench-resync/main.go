@@ -7,8 +7,9 @@
 // resync command as a child process (the binary given by -bin), so that its
 // peak RSS is its own: first a pass that finds every tag missing and repairs
 // it (waiting for the repairs, as the command does), then a dry run that
-// finds nothing to do. It prints a markdown row per pass: pass time, registry
-// requests (per tag), API requests and the child's peak RSS.
+// finds nothing to do (-passes chooses; a dry run alone finds every tag missing). It prints a markdown row per pass: pass time, registry
+// requests (per tag), pings of /v2/, API requests and the child's peak RSS
+// (VmHWM, read every 50 ms while it runs).
 //
 //	imagestream-bridge-bench-resync -bin bin/imagestream-bridge -repos 1000,5000
 package main
@@ -29,7 +30,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -51,6 +51,7 @@ func main() {
 func run() error {
 	bin := flag.String("bin", "bin/imagestream-bridge", "the imagestream-bridge binary whose resync command is measured")
 	repoList := flag.String("repos", "1000,5000", "repository counts N, comma-separated (N × 5 tags each)")
+	passes := flag.String("passes", "repair,dry", "the passes to run, in order: repair (every tag missing, repaired), dry (a dry run)")
 	extra := flag.String("config", "", "YAML appended under the registry entry (e.g. the resync budget), indented by the caller")
 	flag.Parse()
 	fmt.Println("| repositories | tags | pass | drift | pass time | registry requests (per tag) | pings | API requests | peak RSS |")
@@ -60,7 +61,7 @@ func run() error {
 		if err != nil || n < 1 {
 			return fmt.Errorf("parse -repos: %q", s)
 		}
-		if err := bench(*bin, n, *extra); err != nil {
+		if err := bench(*bin, n, *extra, strings.Split(*passes, ",")); err != nil {
 			return err
 		}
 	}
@@ -94,7 +95,7 @@ func newCounter(target string) (*counter, error) {
 
 func (c *counter) reset() { c.total.Store(0); c.pings.Store(0) }
 
-func bench(bin string, n int, extra string) error {
+func bench(bin string, n int, extra string, passes []string) error {
 	ctx := context.Background()
 	reg, err := sandbox.StartRegistryWith(ctx, sandbox.Notify{}, sandbox.RegistryOptions{})
 	if err != nil {
@@ -144,31 +145,75 @@ openshift:
 		return fmt.Errorf("write config: %w", err)
 	}
 	tags := n * tagsPerRepository
-	for _, p := range []struct {
-		name, drift string
-		args        []string
-	}{
-		{"repair", fmt.Sprintf("%d missing", tags), []string{"resync", "--config", cfgFile}},
-		{"dry run", "none", []string{"resync", "--config", cfgFile, "--dry-run"}},
-	} {
+	missing := fmt.Sprintf("%d missing", tags)
+	for _, pass := range passes {
+		var p struct {
+			name, drift string
+			args        []string
+		}
+		switch pass {
+		case "repair":
+			p.name, p.drift, p.args = "repair", missing, []string{"resync", "--config", cfgFile}
+			missing = "none"
+		case "dry":
+			p.name, p.drift, p.args = "dry run", missing, []string{"resync", "--config", cfgFile, "--dry-run"}
+		default:
+			return fmt.Errorf("unknown pass %q", pass)
+		}
 		regC.reset()
 		apiC.reset()
 		cmd := exec.Command(bin, p.args...)
 		cmd.Stdout, cmd.Stderr = io.Discard, os.Stderr
 		start := time.Now()
-		if err := cmd.Run(); err != nil {
+		if err := cmd.Start(); err != nil {
+			return fmt.Errorf("start %s: %w", p.name, err)
+		}
+		// The child's rusage maxrss would count this process's RSS too (Linux
+		// carries the high-water mark of the mm a vfork'd child execs from):
+		// its own VmHWM is read from /proc while it runs instead.
+		done := make(chan struct{})
+		var hwm atomic.Int64
+		go func() {
+			t := time.NewTicker(50 * time.Millisecond)
+			defer t.Stop()
+			for {
+				if kib := vmHWM(cmd.Process.Pid); kib > hwm.Load() {
+					hwm.Store(kib)
+				}
+				select {
+				case <-done:
+					return
+				case <-t.C:
+				}
+			}
+		}()
+		err := cmd.Wait()
+		close(done)
+		if err != nil {
 			return fmt.Errorf("run %s: %w", p.name, err)
 		}
 		took := time.Since(start)
-		rss := int64(0)
-		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-			rss = ru.Maxrss / 1024 // KiB on Linux
-		}
+		rss := hwm.Load() / 1024
 		r := regC.total.Load()
 		fmt.Printf("| %d | %d | %s | %s | %.1f s | %d (%.2f) | %d | %d | %d MiB |\n",
 			n, tags, p.name, p.drift, took.Seconds(), r, float64(r)/float64(tags), regC.pings.Load(), apiC.total.Load(), rss)
 	}
 	return nil
+}
+
+// vmHWM is the peak resident set of a running process in KiB (0 once it is gone).
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kib
+		}
+	}
+	return 0
 }
 
 // writeKubeconfig points a kubeconfig at the emulator's counting proxy.
