@@ -25,7 +25,8 @@ import (
 type Config struct {
 	// ListenAddress serves notifications, /healthz, /readyz and /metrics. Default ":8080".
 	ListenAddress string `json:"listenAddress"`
-	// DataDir holds the durable journal. Empty keeps accepted events in memory only. Default "".
+	// DataDir holds the embedded event log's file store (DataDir/nats): accepted events survive a crash. Empty keeps
+	// the embedded log in memory only. Unused by a NATS cluster log except to import an old journal once. Default "".
 	DataDir string `json:"dataDir"`
 	// AdminSocket is the path of a Unix socket serving /admin/failed, /admin/replay and /admin/drop
 	// (the failed command dials it). Never on the webhook listener. Default "": admin endpoints off.
