@@ -156,3 +156,63 @@ func TestResyncChecksIdleTagsLessOften(t *testing.T) {
 		}
 	}
 }
+
+// countingAPI lists empty namespaces, counting the listings by namespace; the
+// first listing of a namespace waits until release is closed.
+type countingAPI struct {
+	streamsAPI
+	mu      sync.Mutex
+	listed  map[string]int
+	release chan struct{}
+}
+
+func (a *countingAPI) ListStreams(ctx context.Context, ns string) ([]imagev1.ImageStream, error) {
+	a.mu.Lock()
+	a.listed[ns]++
+	a.mu.Unlock()
+	<-a.release
+	return nil, nil
+}
+
+func (a *countingAPI) count(ns string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.listed[ns]
+}
+
+// TestStreamCacheIsBounded: the streams of at most max namespaces are held
+// (least recently used out, listed again when asked for), and concurrent
+// askers of one namespace share one listing.
+func TestStreamCacheIsBounded(t *testing.T) {
+	api := &countingAPI{listed: map[string]int{}, release: make(chan struct{})}
+	b := newResyncBridge(t, resyncYAML, &catalogFetcher{}, api)
+	tg := b.clusters[config.DefaultCluster]
+	c := newStreamCache(2)
+	var wg sync.WaitGroup
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := c.get(t.Context(), b, tg, "a"); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond) // the askers wait on the first listing
+	close(api.release)
+	wg.Wait()
+	if n := api.count("a"); n != 1 {
+		t.Fatalf("5 concurrent askers listed namespace a %d times, want 1", n)
+	}
+	for _, ns := range []string{"b", "c"} { // a is now the least recently used: out
+		c.get(t.Context(), b, tg, ns)
+	}
+	if n := c.ll.Len(); n != 2 {
+		t.Errorf("cache holds %d namespaces, want at most 2", n)
+	}
+	c.get(t.Context(), b, tg, "c")
+	c.get(t.Context(), b, tg, "a")
+	if api.count("a") != 2 || api.count("c") != 1 {
+		t.Errorf("listings a=%d c=%d, want a listed again (evicted) and c once (held)", api.count("a"), api.count("c"))
+	}
+}
