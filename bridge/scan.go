@@ -168,6 +168,9 @@ func (p *pass) repository(ctx context.Context, lim *rate.Limiter, name string, s
 		}
 		views = append(views, streamView{cluster: t.cfg.Name, stream: nsStreams[route.Stream]})
 	}
+	if len(views) == 0 {
+		return nil // no cluster takes this namespace, or all are out of the run: nothing to compare
+	}
 	if !bulk {
 		if digests, err = p.resolve(ctx, lim, name, src, repo, tags, views); err != nil {
 			return err
