@@ -151,6 +151,10 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("replicas %d, strategy %s; want 1 and RollingUpdate", *d.Spec.Replicas, d.Spec.Strategy.Type)
 	}
 	checkPod(t, d.Spec.Template, "HTTP")
+	testPod := typed[corev1.Pod](t, m.mustFind(t, "Pod", fullname+"-test-readyz"))
+	for _, c := range testPod.Spec.Containers {
+		checkResources(t, c)
+	}
 
 	svc := typed[corev1.Service](t, m.mustFind(t, "Service", fullname))
 	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Name != "http" || svc.Spec.Ports[0].Port != 8080 ||
@@ -214,11 +218,26 @@ func checkPod(t *testing.T, pt corev1.PodTemplateSpec, scheme string) {
 	if env["POD_NAMESPACE"] != "metadata.namespace" || env["POD_NAME"] != "metadata.name" {
 		t.Errorf("downward API env %v, want POD_NAMESPACE and POD_NAME", env)
 	}
-	if c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
-		t.Errorf("resources %+v: want memory request and limit", c.Resources)
-	}
+	checkResources(t, c)
 	if pt.Annotations["checksum/config"] == "" {
 		t.Error("no checksum/config annotation: config changes would not roll the pods")
+	}
+}
+
+// checkResources holds a container to the chart's resource policy: a CPU request
+// (kube-linter's unset-cpu-requirements) and no CPU limit (it throttles; values.yaml says
+// why), a memory request and limit (unset-memory-requirements).
+func checkResources(t *testing.T, c corev1.Container) {
+	t.Helper()
+	r := c.Resources
+	if r.Requests.Cpu().IsZero() {
+		t.Errorf("container %s: no CPU request (kube-linter unset-cpu-requirements)", c.Name)
+	}
+	if !r.Limits.Cpu().IsZero() {
+		t.Errorf("container %s: CPU limit %s: the chart sets none (CFS throttling delays webhook answers)", c.Name, r.Limits.Cpu())
+	}
+	if r.Requests.Memory().IsZero() || r.Limits.Memory().IsZero() {
+		t.Errorf("container %s: memory request %s, limit %s: want both", c.Name, r.Requests.Memory(), r.Limits.Memory())
 	}
 }
 
