@@ -38,6 +38,9 @@ func (b *Bridge) Accept(ctx context.Context, registryName string, evs []event.Ev
 		} else {
 			job, reason = toJob(registryName, src.router, &evs[i])
 		}
+		if job != nil && !src.filter.Keeps(job.Tag) {
+			job, reason = nil, SkipFiltered
+		}
 		var fanned []*Job
 		if job != nil {
 			if fanned = fanOut(job, src.targets); len(fanned) == 0 {

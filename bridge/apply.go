@@ -69,6 +69,10 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 	if err := admits(src, cl, j); err != nil {
 		return err
 	}
+	if !src.filter.Keeps(j.Tag) {
+		// Journaled before the tags filter changed: the filter as it stands decides.
+		return &skipError{reason: SkipFiltered, detail: "the registry's tags filter leaves the tag out"}
+	}
 	if j.Action == ActionDelete {
 		return b.deleteTag(ctx, src, cl, j)
 	}

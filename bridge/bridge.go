@@ -66,6 +66,8 @@ type source struct {
 	cfg    config.Registry
 	fetch  Fetcher
 	router router
+	// filter decides which tags become image stream tags (nil: every tag).
+	filter *config.TagFilter
 	// targets are the clusters its pushes go to (Registry.Targets), in config order.
 	targets []*target
 }
@@ -123,7 +125,11 @@ func New(cfg *config.Config, d Deps) (*Bridge, error) {
 		if !ok {
 			return nil, fmt.Errorf("registry %s: no fetcher", rc.Name)
 		}
-		src := &source{cfg: rc, fetch: f, router: router{mapping: rc.Mapping, allowed: rc.Namespaces}}
+		filter, err := rc.Tags.Filter()
+		if err != nil {
+			return nil, fmt.Errorf("registry %s: %w", rc.Name, err)
+		}
+		src := &source{cfg: rc, fetch: f, router: router{mapping: rc.Mapping, allowed: rc.Namespaces}, filter: filter}
 		for _, name := range rc.Targets(all) {
 			src.targets = append(src.targets, b.clusters[name])
 			groups = append(groups, group(rc.Name, name))

@@ -28,11 +28,14 @@ const (
 	// SkipOverLimit: a tag beyond a sender's per-notification bound (Quay's
 	// updated_tags beyond sender.MaxQuayTags): left to resync.
 	SkipOverLimit SkipReason = "over_limit"
+	// SkipFiltered: the registry's tags filter (include, exclude, semver) leaves the tag out.
+	SkipFiltered SkipReason = "filtered"
 )
 
 var skipReasons = []SkipReason{
 	SkipNotPush, SkipNotManifest, SkipUntagged, SkipUnmappedRepository,
 	SkipNamespaceNotAllowed, SkipInvalidStreamName, SkipInvalidName, SkipStale, SkipArtifact, SkipNotOwner, SkipOverLimit,
+	SkipFiltered,
 }
 
 // FailureReason is why an accepted event can never be applied (it goes to the failed list).

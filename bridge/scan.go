@@ -151,6 +151,7 @@ func (p *pass) repository(ctx context.Context, lim *rate.Limiter, name string, s
 	} else if tags, err = src.fetch.Tags(ctx, repo); err != nil { // the token taken above pays for it
 		return err
 	}
+	tags = slices.DeleteFunc(tags, func(tag string) bool { return !src.filter.Keeps(tag) })
 	sort.Strings(tags)
 	// The streams first: which tags need a HEAD depends on them (idle tags).
 	var views []streamView
@@ -193,7 +194,8 @@ func (p *pass) repository(ctx context.Context, lim *rate.Limiter, name string, s
 		}
 		if src.cfg.DeleteTags {
 			s := v.stream
-			removed := removedTags(s, src.cfg.ReferenceHost+"/"+repo+"@", digests)
+			removed := slices.DeleteFunc(removedTags(s, src.cfg.ReferenceHost+"/"+repo+"@", digests),
+				func(tag string) bool { return !src.filter.Keeps(tag) }) // a filtered tag is never ours to delete
 			if len(removed) > 0 && float64(len(removed)) > src.cfg.DeleteTagsMaxShare*float64(len(s.Status.Tags)) {
 				// One bad listing must not empty a stream: a pass that would remove
 				// most of it removes none, and says so.

@@ -156,6 +156,24 @@ type Registry struct {
 	DeleteTagsMaxShare float64 `json:"deleteTagsMaxShare"`
 	// Resync is resync's request budget towards this registry.
 	Resync Resync `json:"resync"`
+	// Tags chooses which of the registry's tags become image stream tags (docs/registry.md, "Tag policy").
+	// Default: every tag.
+	Tags Tags `json:"tags"`
+}
+
+// Tags is a registry's tag filter. A tag becomes an image stream tag when it
+// matches an include glob (or include is empty), matches no exclude glob, and,
+// with semver set, is a semantic version that satisfies it. A tag it filters
+// out is skipped (reason filtered) and resync neither creates nor deletes it.
+type Tags struct {
+	// Include lists path.Match globs; a tag must match one. Default: none (every tag).
+	Include []string `json:"include"`
+	// Exclude lists path.Match globs; a tag matching one is filtered out even when included. Default: none.
+	Exclude []string `json:"exclude"`
+	// Semver is a Masterminds/semver constraint (">=1.2 <2", "~1.4", "^2"): only tags that are
+	// MAJOR.MINOR.PATCH versions (optional pre-release and build metadata, one optional leading "v",
+	// no leading zeros) and satisfy it are kept. Default "": no version rule.
+	Semver string `json:"semver"`
 }
 
 // Resync bounds what one resync pass asks of one registry.

@@ -143,6 +143,7 @@ func (c *Config) Validate() error {
 				bad(fmt.Sprintf("%s.namespaces[%d]", key, j), "bad glob %q", g)
 			}
 		}
+		validateTags(key+".tags", r.Tags, bad)
 		if r.Password != "" && r.PasswordFile != "" {
 			bad(key+".password", "set password or passwordFile, not both")
 		}

@@ -284,7 +284,7 @@ func (e *env) cliConfig(admin bool) string {
 	main := e.cfg.Registries[0]
 	c := &config.Config{LogLevel: "error",
 		Registries: []config.Registry{{Name: "main", URL: e.reg.URL, WebhookToken: "x",
-			Clusters: main.Clusters, DeleteTags: main.DeleteTags, DeleteTagsMaxShare: main.DeleteTagsMaxShare}},
+			Clusters: main.Clusters, DeleteTags: main.DeleteTags, DeleteTagsMaxShare: main.DeleteTagsMaxShare, Tags: main.Tags}},
 		OpenShift:     config.OpenShift{Kubeconfig: e.cfg.OpenShift.Kubeconfig},
 		OtherClusters: e.cfg.OtherClusters, QueueSize: e.cfg.QueueSize}
 	if e.proxy != nil {

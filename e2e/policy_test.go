@@ -1,0 +1,67 @@
+package e2e_test
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/imagestream-bridge/imagestream-bridge/app"
+	"github.com/imagestream-bridge/imagestream-bridge/config"
+)
+
+// TestTagFilterWithRealPushes pushes through the registry's own notifications
+// to a registry whose tags filter keeps v-prefixed releases of 1.x except
+// release candidates: the kept tags appear, the filtered ones never do (not on
+// push, not through resync), and each filtered push is counted.
+func TestTagFilterWithRealPushes(t *testing.T) {
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) {
+		c.Registries[0].Tags = config.Tags{Include: []string{"v*"}, Exclude: []string{"*-rc*"}, Semver: ">=1.0.0-0 <2.0.0"}
+		c.Registries[0].DeleteTags = true
+		c.Registries[0].DeleteTagsMaxShare = 1
+	}})
+	kept := e.push("pol/app", "v1.2.3", randomImage(t, 1, false))
+	for _, tag := range []string{"sha-1a2b3c", "v1.3.0-rc.1", "v2.0.0", "1.2.4", "v01.2.3"} {
+		e.push("pol/app", tag, randomImage(t, 1, false))
+	}
+	pre := e.push("pol/app", "v1.4.0-beta.1", randomImage(t, 1, false))
+	e.waitTag("pol", "app", "v1.2.3", kept)
+	e.waitTag("pol", "app", "v1.4.0-beta.1", pre)
+	e.waitFor("five filtered pushes counted", func() bool {
+		return e.metric(`imagestream_bridge_events_skipped_total{reason="filtered",registry="main"}`) >= 5
+	})
+	// A filtered tag mapped by another route (registry "other", same
+	// registry host, no filter), then deleted in the registry: main's delete
+	// event is filtered too, and resync must not delete it either.
+	old := e.push("pol/app", "sha-old", randomImage(t, 1, false))
+	if a := e.post("other", "Bearer other-token", eventsType, envelope(event("o1", "pol/app", "sha-old", old, schema2))); a.status != 202 && a.status != 200 {
+		t.Fatalf("other: %d %s", a.status, a.body)
+	}
+	e.waitTag("pol", "app", "sha-old", old)
+	e.deleteTag("pol/app", "sha-old")
+	e.waitFor("the push and the delete of sha-old filtered", func() bool {
+		return e.metric(`imagestream_bridge_events_skipped_total{reason="filtered",registry="main"}`) >= 7
+	})
+	assertTags := func(when string) {
+		t.Helper()
+		s := e.api.Stream("pol", "app")
+		var got []string
+		for _, tag := range s.Status.Tags {
+			got = append(got, tag.Tag)
+		}
+		if len(got) != 3 {
+			t.Fatalf("%s: stream tags %v, want only v1.2.3, v1.4.0-beta.1 and sha-old", when, got)
+		}
+	}
+	assertTags("after the pushes")
+
+	// Resync neither creates a filtered tag nor deletes one: a filtered tag
+	// already in the stream (mapped before the filter existed) and gone from
+	// the registry stays.
+	var out, errOut bytes.Buffer
+	if code := app.Main(t.Context(), []string{"resync", "--config", e.cliConfig(false)}, &out, &errOut); code != 0 {
+		t.Fatalf("resync exit %d: %s", code, errOut.String())
+	}
+	assertTags("after resync")
+	if !bytes.Contains(out.Bytes(), []byte("0 tags drifted")) {
+		t.Errorf("resync found drift:\n%s", out.String())
+	}
+}
