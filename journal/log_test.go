@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 var quiet = WithLogger(slog.New(slog.DiscardHandler))
@@ -327,34 +328,57 @@ func jobValues(js []*Job) []Job {
 	return out
 }
 
-// TestLogOneSyncPerGroupCommit: concurrent appends share fdatasyncs, and a
-// lone Done costs none.
+// TestLogOneSyncPerGroupCommit: appends queued while a commit is under way share
+// the next write and its one fdatasync, and a Done rides with them. It is
+// deterministic: the loop is held after its first fdatasync (on smu, which
+// commit takes to apply what it wrote) until the 64 appends and the Done are
+// all in its queue, so the group is known; exactly 2 fdatasyncs, where an
+// fdatasync per append would be 65.
 func TestLogOneSyncPerGroupCommit(t *testing.T) {
 	l := openLog(t, t.TempDir())
 	defer l.Close()
 	base := l.Syncs()
-	if err := l.Append(context.Background(), jobs(1, "a")); err != nil {
+
+	l.smu.Lock()
+	first := make(chan error, 1)
+	go func() { first <- l.Append(context.Background(), jobs(1, "a")) }()
+	waitFor(t, "the first append's fdatasync", func() bool { return l.Syncs()-base == 1 })
+
+	const n = 64
+	l.Done(1)
+	errs := make(chan error, n)
+	for i := range n {
+		go func() { errs <- l.Append(context.Background(), jobs(1, fmt.Sprint(i))) }()
+	}
+	waitFor(t, "the appends to queue", func() bool { return len(l.ops) == n+1 })
+	l.smu.Unlock()
+
+	if err := <-first; err != nil {
 		t.Fatal(err)
 	}
-	if n := l.Syncs() - base; n != 1 {
-		t.Fatalf("one append: %d fdatasyncs, want 1", n)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
-	l.Done(1)
-	var wg sync.WaitGroup
-	for i := range 64 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := l.Append(context.Background(), jobs(1, fmt.Sprint(i))); err != nil {
-				t.Error(err)
-			}
-		}()
+	if got := l.Syncs() - base; got != 2 {
+		t.Fatalf("1 append, then %d appends and a Done queued during its commit: %d fdatasyncs, want 2", n, got)
 	}
-	wg.Wait()
-	if n := l.Syncs() - base; n > 1+64 || n < 2 {
-		t.Fatalf("64 concurrent appends: %d fdatasyncs", n)
+	if got := len(seqsOf(t, l)); got != n {
+		t.Errorf("%d pending after the Done of the first, want %d", got, n)
 	}
-	t.Logf("65 appends, %d fdatasyncs", l.Syncs()-base)
+}
+
+// waitFor polls cond (a state the test arranged, not a duration) for up to 10 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // BenchmarkAppend compares the stores with 1, 4 and 16 concurrent appenders.
