@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -164,35 +166,46 @@ func TestOrderPerKeyUnderRetries(t *testing.T) {
 }
 
 // TestSlowGroupLeavesAWorker: a group whose jobs never finish holds all but
-// one worker; another group's job still runs at once.
+// one worker; another group's job still runs at once. It runs in a synctest
+// bubble, so each check waits until every worker is either stuck in a slow
+// job or parked in Next: the slow group has taken all it may, however loaded
+// the machine, and the good job has been handed out or never will be.
 func TestSlowGroupLeavesAWorker(t *testing.T) {
 	for _, workers := range []int{2, 4, 8} {
 		t.Run(fmt.Sprint(workers), func(t *testing.T) {
-			q := newQ(1000, workers, "slow", "good")
-			ctx, cancel := context.WithCancel(context.Background())
-			release := make(chan struct{})
-			goodDone := make(chan struct{})
-			wg := run(ctx, q, workers, func(l *Lease[job]) {
-				if l.Job.group == "slow" {
-					<-release
-				} else {
-					close(goodDone)
+			synctest.Test(t, func(t *testing.T) {
+				q := newQ(1000, workers, "slow", "good")
+				ctx, cancel := context.WithCancel(t.Context())
+				release := make(chan struct{})
+				goodDone := make(chan struct{})
+				var slowHeld atomic.Int32
+				wg := run(ctx, q, workers, func(l *Lease[job]) {
+					if l.Job.group == "slow" {
+						slowHeld.Add(1)
+						<-release
+					} else {
+						close(goodDone)
+					}
+					l.Done()
+				})
+				defer func() { close(release); cancel(); wg.Wait() }()
+				var slow []job
+				for i := range 3 * workers {
+					slow = append(slow, job{group: "slow", key: fmt.Sprint(i)})
 				}
-				l.Done()
+				q.PushBacklog(slow...)
+				synctest.Wait()
+				if n := slowHeld.Load(); n != int32(workers-1) {
+					t.Errorf("the stalled group holds %d of %d workers, want %d (one left for the other group)", n, workers, workers-1)
+				}
+				q.PushBacklog(job{group: "good", key: "g"})
+				synctest.Wait()
+				select {
+				case <-goodDone:
+				default:
+					t.Fatal("the good group's job waited behind a stalled group")
+				}
 			})
-			defer func() { close(release); cancel(); wg.Wait() }()
-			var slow []job
-			for i := range 3 * workers {
-				slow = append(slow, job{group: "slow", key: fmt.Sprint(i)})
-			}
-			q.PushBacklog(slow...)
-			time.Sleep(20 * time.Millisecond) // let the slow group take what it may
-			q.PushBacklog(job{group: "good", key: "g"})
-			select {
-			case <-goodDone:
-			case <-time.After(5 * time.Second):
-				t.Fatal("the good group's job waited behind a stalled group")
-			}
 		})
 	}
 }
