@@ -105,6 +105,12 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 	if cl.cfg.CreateChildImages && mapping.IsList(ism.Image.DockerImageManifestMediaType) {
 		b.createChildren(ctx, src, cl, j, ism)
 	}
+	if src.cfg.MaxTagsPerStream > 0 {
+		defer b.limits.lock(cl.cfg.Name + "\x00" + j.Namespace + "\x00" + j.Stream)()
+		if err := b.checkTagLimit(ctx, src, cl, j); err != nil {
+			return err
+		}
+	}
 	m := *ism // the API client sets the kind on what it encodes: not on the shared mapping
 	err = cl.api.CreateMapping(ctx, &m)
 	if err != nil && streamMissing(err) && cl.cfg.CreateStreams() {

@@ -49,6 +49,8 @@ type Bridge struct {
 	resyncApplied, resyncSkipped atomic.Int64
 	// draining is set by Drain: every job re-checks its tag before it applies.
 	draining atomic.Bool
+	// limits serialises the maxTagsPerStream check with its mapping, per stream.
+	limits *streamLimits
 	// memo shares a built mapping among the clusters of one event.
 	memo *builtMemo
 	// confirmDelay separates the two verdicts a tag deletion asks the registry for.
@@ -102,7 +104,7 @@ const defaultDeleteConfirmDelay = 1500 * time.Millisecond
 func New(cfg *config.Config, d Deps) (*Bridge, error) {
 	b := &Bridge{cfg: cfg, log: d.Log, obs: d.Observer, events: d.Events, clusters: map[string]*target{},
 		registries: map[string]*source{}, now: time.Now, stallLimit: stallLimit(cfg),
-		confirmDelay: d.DeleteConfirmDelay, applied: newAppliedTags(), memo: newBuiltMemo(),
+		confirmDelay: d.DeleteConfirmDelay, applied: newAppliedTags(), memo: newBuiltMemo(), limits: newStreamLimits(),
 		initial: cfg.Retry.InitialBackoff.Duration, max: cfg.Retry.MaxBackoff.Duration}
 	if b.confirmDelay <= 0 {
 		b.confirmDelay = defaultDeleteConfirmDelay

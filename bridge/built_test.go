@@ -47,6 +47,10 @@ func (a *acceptingAPI) ListStreams(context.Context, string) ([]imagev1.ImageStre
 	return nil, nil
 }
 
+func (a *acceptingAPI) GetStream(context.Context, string, string) (*imagev1.ImageStream, error) {
+	return nil, nil
+}
+
 func (a *acceptingAPI) count() int {
 	a.mu.Lock()
 	defer a.mu.Unlock()

@@ -16,6 +16,8 @@ type ImageAPI interface {
 	// CreateImage creates a cluster-scoped Image; one that exists is fine.
 	CreateImage(ctx context.Context, img *imagev1.Image) error
 	ListStreams(ctx context.Context, namespace string) ([]imagev1.ImageStream, error)
+	// GetStream reads one image stream; nil (and no error) when it does not exist.
+	GetStream(ctx context.Context, namespace, name string) (*imagev1.ImageStream, error)
 	// DeleteStreamTag deletes the image stream tag STREAM:TAG; one that does not exist is fine.
 	DeleteStreamTag(ctx context.Context, namespace, stream, tag string) error
 	// Probe asks the server for something cheap; nil means it answered.

@@ -30,12 +30,15 @@ const (
 	SkipOverLimit SkipReason = "over_limit"
 	// SkipFiltered: the registry's tags filter (include, exclude, semver) leaves the tag out.
 	SkipFiltered SkipReason = "filtered"
+	// SkipTagLimit: the tag would be a new tag of an image stream that has the
+	// registry's maxTagsPerStream tags already.
+	SkipTagLimit SkipReason = "tag_limit"
 )
 
 var skipReasons = []SkipReason{
 	SkipNotPush, SkipNotManifest, SkipUntagged, SkipUnmappedRepository,
 	SkipNamespaceNotAllowed, SkipInvalidStreamName, SkipInvalidName, SkipStale, SkipArtifact, SkipNotOwner, SkipOverLimit,
-	SkipFiltered,
+	SkipFiltered, SkipTagLimit,
 }
 
 // FailureReason is why an accepted event can never be applied (it goes to the failed list).

@@ -69,6 +69,15 @@ func (a *streamsAPI) ListStreams(_ context.Context, ns string) ([]imagev1.ImageS
 	return a.streams, nil
 }
 
+func (a *streamsAPI) GetStream(_ context.Context, ns, name string) (*imagev1.ImageStream, error) {
+	for i := range a.streams {
+		if ns == "team" && a.streams[i].Name == name {
+			return &a.streams[i], nil
+		}
+	}
+	return nil, nil
+}
+
 // inStep is a stream team/app whose tags point at digests, each last moved at moved.
 func inStep(digests map[string]string, moved time.Time) imagev1.ImageStream {
 	s := imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "app"}}

@@ -156,6 +156,10 @@ type Registry struct {
 	DeleteTagsMaxShare float64 `json:"deleteTagsMaxShare"`
 	// Resync is resync's request budget towards this registry.
 	Resync Resync `json:"resync"`
+	// MaxTagsPerStream: a push that would add a tag to an image stream that has this many tags already
+	// (in that cluster) is skipped with reason tag_limit; its existing tags keep moving and no tag is
+	// ever deleted to make room. Costs one GET of the stream per push. Default 0: no limit.
+	MaxTagsPerStream int `json:"maxTagsPerStream"`
 	// Tags chooses which of the registry's tags become image stream tags (docs/registry.md, "Tag policy").
 	// Default: every tag.
 	Tags Tags `json:"tags"`

@@ -144,6 +144,9 @@ func (c *Config) Validate() error {
 			}
 		}
 		validateTags(key+".tags", r.Tags, bad)
+		if r.MaxTagsPerStream < 0 {
+			bad(key+".maxTagsPerStream", "must be 0 (no limit) or more, got %d", r.MaxTagsPerStream)
+		}
 		if r.Password != "" && r.PasswordFile != "" {
 			bad(key+".password", "set password or passwordFile, not both")
 		}

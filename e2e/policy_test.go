@@ -65,3 +65,30 @@ func TestTagFilterWithRealPushes(t *testing.T) {
 		t.Errorf("resync found drift:\n%s", out.String())
 	}
 }
+
+// TestTagLimitHoldsWithRealPushes pushes five new tags to a registry with
+// maxTagsPerStream 3: exactly three become stream tags (whatever order the
+// workers apply them in), two are skipped as tag_limit, and a tag the stream
+// has keeps moving at the limit.
+func TestTagLimitHoldsWithRealPushes(t *testing.T) {
+	const limit = 3
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) {
+		c.Registries[0].MaxTagsPerStream = limit
+	}})
+	for _, tag := range []string{"t1", "t2", "t3", "t4", "t5"} {
+		e.push("lim/app", tag, randomImage(t, 1, false))
+	}
+	skipped := `imagestream_bridge_events_skipped_total{reason="tag_limit",registry="main"}`
+	e.waitFor("two pushes skipped as tag_limit", func() bool { return e.metric(skipped) >= 2 })
+	s := e.api.Stream("lim", "app")
+	if len(s.Status.Tags) != limit {
+		t.Fatalf("stream has %d tags, want %d", len(s.Status.Tags), limit)
+	}
+	moved := e.push("lim/app", s.Status.Tags[0].Tag, randomImage(t, 1, false))
+	e.waitTag("lim", "app", s.Status.Tags[0].Tag, moved)
+	e.push("lim/app", "t6", randomImage(t, 1, false))
+	e.waitFor("t6 skipped", func() bool { return e.metric(skipped) >= 3 })
+	if n := len(e.api.Stream("lim", "app").Status.Tags); n != limit || e.metric(skipped) != 3 {
+		t.Fatalf("after moving a tag and pushing t6: %d tags, %v skipped; want %d and 3", n, e.metric(skipped), limit)
+	}
+}

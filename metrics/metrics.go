@@ -28,7 +28,7 @@ var (
 	// FetchStages are registry fetches.
 	FetchStages = []string{"manifest", "config"}
 	// APIOperations are calls to the API server.
-	APIOperations = []string{"create_mapping", "create_imagestream", "create_image", "list_imagestreams",
+	APIOperations = []string{"create_mapping", "create_imagestream", "create_image", "list_imagestreams", "get_imagestream",
 		"delete_imagestreamtag", "probe"}
 	// DriftKinds are what reconciliation finds.
 	DriftKinds = []string{"missing", "stale", "removed"}

@@ -199,6 +199,20 @@ func (a *API) ListStreams(ctx context.Context, namespace string) ([]imagev1.Imag
 	}
 }
 
+// GetStream reads one image stream; nil (and no error) when it does not exist.
+func (a *API) GetStream(ctx context.Context, namespace, name string) (*imagev1.ImageStream, error) {
+	start := time.Now()
+	s, err := a.images.ImageV1().ImageStreams(namespace).Get(ctx, name, metav1.GetOptions{})
+	a.done("get_imagestream", start, err)
+	if apierrors.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get imagestream %s/%s: %w", namespace, name, err)
+	}
+	return s, nil
+}
+
 // DeleteStreamTag deletes the image stream tag STREAM:TAG of a namespace, as
 // `oc tag -d` does; a stream or tag that does not exist is fine.
 func (a *API) DeleteStreamTag(ctx context.Context, namespace, stream, tag string) error {

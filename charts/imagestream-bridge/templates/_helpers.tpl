@@ -168,6 +168,13 @@ keyKey: {file: tls.key, config: tls.keyFile}
 {{- end }}
 {{- end }}
 
+{{/* "true" when a registry caps stream tags (maxTagsPerStream) in the default cluster: it GETs each stream it maps to. */}}
+{{- define "imagestream-bridge.tagLimit" -}}
+{{- range .Values.config.registries }}
+{{- if and .maxTagsPerStream (or (not .clusters) (has "default" .clusters)) }}true{{ end }}
+{{- end }}
+{{- end }}
+
 {{/* Where the kubeconfig of cluster NAME appears in the container: CLUSTERDIR/NAME/kubeconfig. */}}
 {{- define "imagestream-bridge.clusterDir" -}}/etc/imagestream-bridge/clusters{{- end }}
 
