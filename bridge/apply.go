@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge/mapping"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
@@ -115,7 +117,7 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 	err = cl.api.CreateMapping(ctx, &m)
 	if err != nil && streamMissing(err) && cl.cfg.CreateStreams() {
 		b.obs.Retried(string(StageAPI), string(RetryStreamCreated))
-		if err := cl.api.CreateStream(ctx, j.Namespace, j.Stream); err != nil {
+		if err := cl.api.CreateStream(ctx, newStream(src.cfg.Streams, j.Namespace, j.Stream)); err != nil {
 			return inStage(StageAPI, err)
 		}
 		b.log.Info("image stream created", "cluster", cl.cfg.Name, "namespace", j.Namespace, "stream", j.Stream)
@@ -123,6 +125,15 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 		err = cl.api.CreateMapping(ctx, &m)
 	}
 	return inStage(StageAPI, err)
+}
+
+// newStream is the image stream the bridge creates for a registry: its
+// streams settings, copied so that the API client never shares the config's maps.
+func newStream(look config.Streams, namespace, name string) *imagev1.ImageStream {
+	s := &imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name,
+		Labels: maps.Clone(look.Labels), Annotations: maps.Clone(look.Annotations)}}
+	s.Spec.LookupPolicy.Local = look.LookupPolicyLocal
+	return s
 }
 
 // deleteTag deletes the image stream tag of a tag deleted in the registry,

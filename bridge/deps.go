@@ -11,8 +11,9 @@ import (
 // openshift implements it).
 type ImageAPI interface {
 	CreateMapping(ctx context.Context, m *imagev1.ImageStreamMapping) error
-	// CreateStream creates an empty image stream; one that exists is fine.
-	CreateStream(ctx context.Context, namespace, name string) error
+	// CreateStream creates the image stream s (its namespace, name, labels,
+	// annotations and spec); one that exists is fine and is left as it is.
+	CreateStream(ctx context.Context, s *imagev1.ImageStream) error
 	// CreateImage creates a cluster-scoped Image; one that exists is fine.
 	CreateImage(ctx context.Context, img *imagev1.Image) error
 	ListStreams(ctx context.Context, namespace string) ([]imagev1.ImageStream, error)

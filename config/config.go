@@ -160,9 +160,24 @@ type Registry struct {
 	// (in that cluster) is skipped with reason tag_limit; its existing tags keep moving and no tag is
 	// ever deleted to make room. Costs one GET of the stream per push. Default 0: no limit.
 	MaxTagsPerStream int `json:"maxTagsPerStream"`
+	// Streams is how an image stream the bridge creates (openshift.createImageStreams) looks; a stream
+	// that exists is left as it is.
+	Streams Streams `json:"streams"`
 	// Tags chooses which of the registry's tags become image stream tags (docs/registry.md, "Tag policy").
 	// Default: every tag.
 	Tags Tags `json:"tags"`
+}
+
+// Streams is applied to an image stream when the bridge creates it, never to
+// one that exists.
+type Streams struct {
+	// LookupPolicyLocal sets spec.lookupPolicy.local, as `oc set image-lookup` does: plain Deployments,
+	// Jobs and Pods in the namespace can name the stream's tags as images. Default false.
+	LookupPolicyLocal bool `json:"lookupPolicyLocal"`
+	// Labels are set on a created stream (Kubernetes label syntax). Default: none.
+	Labels map[string]string `json:"labels"`
+	// Annotations are set on a created stream (Kubernetes annotation syntax). Default: none.
+	Annotations map[string]string `json:"annotations"`
 }
 
 // Tags is a registry's tag filter. A tag becomes an image stream tag when it

@@ -61,3 +61,28 @@ func TestValidateTagsNamesTheKey(t *testing.T) {
 		t.Fatalf("keys %q, want %q", got, want)
 	}
 }
+
+func TestValidateStreamsUsesKubernetesRules(t *testing.T) {
+	var got []string
+	bad := func(key, format string, a ...any) { got = append(got, key) }
+	validateStreams("registries[0].streams", Streams{
+		Labels:      map[string]string{"team": "payments", "app.kubernetes.io/part-of": "shop"},
+		Annotations: map[string]string{"example.com/owner": "payments"},
+	}, bad)
+	if len(got) != 0 {
+		t.Fatalf("valid labels and annotations refused at %q", got)
+	}
+	validateStreams("registries[0].streams", Streams{
+		Labels:      map[string]string{"bad key": "x"},
+		Annotations: map[string]string{"-bad/": "x"},
+	}, bad)
+	joined := strings.Join(got, " ")
+	if !strings.Contains(joined, "registries[0].streams.labels") || !strings.Contains(joined, "registries[0].streams.annotations") {
+		t.Fatalf("keys %q, want one under streams.labels and one under streams.annotations", got)
+	}
+	for _, k := range got {
+		if !strings.HasPrefix(k, "registries[0].streams.") {
+			t.Errorf("error key %q does not name the config key", k)
+		}
+	}
+}

@@ -144,6 +144,7 @@ func (c *Config) Validate() error {
 			}
 		}
 		validateTags(key+".tags", r.Tags, bad)
+		validateStreams(key+".streams", r.Streams, bad)
 		if r.MaxTagsPerStream < 0 {
 			bad(key+".maxTagsPerStream", "must be 0 (no limit) or more, got %d", r.MaxTagsPerStream)
 		}

@@ -2,6 +2,8 @@ package e2e_test
 
 import (
 	"bytes"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/imagestream-bridge/imagestream-bridge/app"
@@ -90,5 +92,44 @@ func TestTagLimitHoldsWithRealPushes(t *testing.T) {
 	e.waitFor("t6 skipped", func() bool { return e.metric(skipped) >= 3 })
 	if n := len(e.api.Stream("lim", "app").Status.Tags); n != limit || e.metric(skipped) != 3 {
 		t.Fatalf("after moving a tag and pushing t6: %d tags, %v skipped; want %d and 3", n, e.metric(skipped), limit)
+	}
+}
+
+// TestCreatedStreamLooksAsConfigured: a stream the bridge creates on a real
+// push carries the registry's labels, annotations and lookup policy, as the
+// API server stored them; a stream that existed is left as it was.
+func TestCreatedStreamLooksAsConfigured(t *testing.T) {
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) {
+		c.Registries[0].Streams = config.Streams{LookupPolicyLocal: true,
+			Labels:      map[string]string{"team": "payments", "app.kubernetes.io/managed-by": "imagestream-bridge"},
+			Annotations: map[string]string{"example.com/owner": "payments@example.com"}}
+	}})
+	d := e.push("look/app", "v1", randomImage(t, 1, false))
+	e.waitTag("look", "app", "v1", d)
+	s := e.api.Stream("look", "app")
+	if !s.Spec.LookupPolicy.Local {
+		t.Error("spec.lookupPolicy.local is false, want true")
+	}
+	if s.Labels["team"] != "payments" || s.Labels["app.kubernetes.io/managed-by"] != "imagestream-bridge" || len(s.Labels) != 2 {
+		t.Errorf("labels %v", s.Labels)
+	}
+	if s.Annotations["example.com/owner"] != "payments@example.com" {
+		t.Errorf("annotations %v", s.Annotations)
+	}
+
+	// An existing stream is left alone: created beforehand without them, it keeps none.
+	resp, err := http.Post(e.api.URL+"/apis/image.openshift.io/v1/namespaces/look/imagestreams", "application/json",
+		strings.NewReader(`{"metadata":{"name":"old","namespace":"look"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("creating look/old: %s", resp.Status)
+	}
+	d2 := e.push("look/old", "v2", randomImage(t, 1, false))
+	e.waitTag("look", "old", "v2", d2)
+	if old := e.api.Stream("look", "old"); old.Spec.LookupPolicy.Local || len(old.Labels) != 0 || len(old.Annotations) != 0 {
+		t.Errorf("an existing stream was changed: lookup %v, labels %v, annotations %v", old.Spec.LookupPolicy.Local, old.Labels, old.Annotations)
 	}
 }

@@ -9,7 +9,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	imagev1 "github.com/openshift/api/image/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apivalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -327,6 +329,10 @@ func (e *Emulator) createStream(w http.ResponseWriter, r *http.Request) {
 	if len(s.Namespace+"/"+s.Name) > maxRepositoryName {
 		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), s.Name, fmt.Sprintf("'namespace/name' cannot be longer than %d characters", maxRepositoryName)))
 	}
+	// The server's ValidateObjectMeta: labels and annotations as every object has them. They,
+	// like spec.lookupPolicy, are stored as sent.
+	errs = append(errs, metav1validation.ValidateLabels(s.Labels, field.NewPath("metadata", "labels"))...)
+	errs = append(errs, apivalidation.ValidateAnnotations(s.Annotations, field.NewPath("metadata", "annotations"))...)
 	if len(errs) > 0 {
 		writeError(w, apierrors.NewInvalid(schema.GroupKind{Group: group, Kind: "ImageStream"}, s.Name, errs))
 		return

@@ -151,17 +151,17 @@ func (a *API) CreateMapping(ctx context.Context, m *imagev1.ImageStreamMapping) 
 	return nil
 }
 
-// CreateStream creates an empty image stream; one that already exists is fine.
-func (a *API) CreateStream(ctx context.Context, namespace, name string) error {
+// CreateStream creates the image stream s (namespace, name, labels,
+// annotations, spec); one that already exists is fine and is not changed.
+func (a *API) CreateStream(ctx context.Context, s *imagev1.ImageStream) error {
 	start := time.Now()
 	err := withRetryAfter(ctx, func(ctx context.Context) error {
-		_, err := a.images.ImageV1().ImageStreams(namespace).Create(ctx,
-			&imagev1.ImageStream{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}}, metav1.CreateOptions{})
+		_, err := a.images.ImageV1().ImageStreams(s.Namespace).Create(ctx, s, metav1.CreateOptions{})
 		return err
 	})
 	a.done("create_imagestream", start, err)
 	if err != nil && !apierrors.IsAlreadyExists(err) && !apierrors.IsConflict(err) {
-		return fmt.Errorf("create imagestream %s/%s: %w", namespace, name, err)
+		return fmt.Errorf("create imagestream %s/%s: %w", s.Namespace, s.Name, err)
 	}
 	return nil
 }
