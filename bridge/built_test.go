@@ -39,7 +39,7 @@ func (a *acceptingAPI) CreateMapping(_ context.Context, m *imagev1.ImageStreamMa
 	a.mapped = append(a.mapped, m)
 	return nil
 }
-func (a *acceptingAPI) CreateStream(context.Context, *imagev1.ImageStream) error            { return nil }
+func (a *acceptingAPI) CreateStream(context.Context, *imagev1.ImageStream) error      { return nil }
 func (a *acceptingAPI) CreateImage(context.Context, *imagev1.Image) error             { return nil }
 func (a *acceptingAPI) DeleteStreamTag(context.Context, string, string, string) error { return nil }
 func (a *acceptingAPI) Probe(context.Context) error                                   { return nil }

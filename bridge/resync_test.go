@@ -58,7 +58,7 @@ func (f *catalogFetcher) takeHeads() map[string]int {
 type streamsAPI struct{ streams []imagev1.ImageStream }
 
 func (a *streamsAPI) CreateMapping(context.Context, *imagev1.ImageStreamMapping) error { return nil }
-func (a *streamsAPI) CreateStream(context.Context, *imagev1.ImageStream) error               { return nil }
+func (a *streamsAPI) CreateStream(context.Context, *imagev1.ImageStream) error         { return nil }
 func (a *streamsAPI) CreateImage(context.Context, *imagev1.Image) error                { return nil }
 func (a *streamsAPI) DeleteStreamTag(context.Context, string, string, string) error    { return nil }
 func (a *streamsAPI) Probe(context.Context) error                                      { return nil }
