@@ -14,6 +14,7 @@ const (
 	mappingsCreate = "image.openshift.io/imagestreammappings:create"
 	streamsList    = "image.openshift.io/imagestreams:list"
 	streamsCreate  = "image.openshift.io/imagestreams:create"
+	streamsGet     = "image.openshift.io/imagestreams:get"
 	imagesCreate   = "image.openshift.io/images:create"
 	leasesCreate   = "coordination.k8s.io/leases:create"
 	leasesGet      = "coordination.k8s.io/leases:get"
@@ -106,6 +107,9 @@ func TestRBACVerbs(t *testing.T) {
 		}},
 		{"child images", "config: {openshift: {createChildImages: true}}", grants{
 			"ClusterRole/": sorted(mappingsCreate, streamsList, streamsCreate, imagesCreate),
+		}},
+		{"maxTagsPerStream reads one stream", "config: {registries: [{name: main, url: 'http://r:5000', maxTagsPerStream: 100}]}", grants{
+			"ClusterRole/": sorted(mappingsCreate, streamsList, streamsCreate, streamsGet),
 		}},
 		{"leader election", "config: {leaderElection: {enabled: true}}", grants{
 			"ClusterRole/":      namespaced,
