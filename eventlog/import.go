@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/journal"
 )
 
@@ -43,12 +42,12 @@ func (l *Log) Import(ctx context.Context, dir string) (pending, failed int, err 
 	if err != nil {
 		return 0, 0, fmt.Errorf("import journal: %w", err)
 	}
-	old, err := j.Pending()
+	jobs, err := j.Pending()
 	if err != nil {
 		j.Close()
 		return 0, 0, fmt.Errorf("import journal: %w", err)
 	}
-	oldFailed, err := j.FailedList()
+	list, err := j.FailedList()
 	if err != nil {
 		j.Close()
 		return 0, 0, fmt.Errorf("import journal: %w", err)
@@ -56,16 +55,8 @@ func (l *Log) Import(ctx context.Context, dir string) (pending, failed int, err 
 	if err := j.Close(); err != nil {
 		return 0, 0, fmt.Errorf("import journal: %w", err)
 	}
-	// The journal's records have the fields of bridge.Job: a conversion, not a copy by hand.
-	jobs := make([]*bridge.Job, len(old))
-	for i, jb := range old {
-		j := bridge.Job(*jb)
-		j.Verify = true
-		jobs[i] = &j
-	}
-	list := make([]bridge.FailedJob, len(oldFailed))
-	for i, f := range oldFailed {
-		list[i] = bridge.FailedJob{Job: bridge.Job(f.Job), Reason: f.Reason, Message: f.Message, FailedAt: f.FailedAt}
+	for _, jb := range jobs {
+		jb.Verify = true // may be older than what was applied since
 	}
 	for start := 0; start < len(jobs); start += 256 {
 		if err := l.Append(ctx, jobs[start:min(start+256, len(jobs))]); err != nil {

@@ -18,7 +18,7 @@ func TestImportJournalOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The retired journal's own records, as an older version wrote them.
-	jobs := []*journal.Job{(*journal.Job)(job("a", "v1", "sha256:1")), (*journal.Job)(job("b", "v2", "sha256:2")), (*journal.Job)(job("c", "v3", "sha256:3"))}
+	jobs := []*journal.Job{job("a", "v1", "sha256:1"), job("b", "v2", "sha256:2"), job("c", "v3", "sha256:3")}
 	if err := old.Append(t.Context(), jobs); err != nil {
 		t.Fatal(err)
 	}

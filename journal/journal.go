@@ -13,72 +13,21 @@ package journal
 import (
 	"context"
 	"errors"
-	"time"
 
-	"github.com/imagestream-bridge/imagestream-bridge/config"
+	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 )
 
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("journal closed")
 
-// Job is one accepted event that will become a mapping.
-type Job struct {
-	// Seq orders jobs; the store assigns it.
-	Seq uint64 `json:"seq"`
-	// ID is the notification event id (or a synthetic id for resync and replay).
-	ID         string    `json:"id"`
-	Registry   string    `json:"registry"`
-	Repository string    `json:"repository"`
-	Namespace  string    `json:"namespace"`
-	Stream     string    `json:"stream"`
-	Tag        string    `json:"tag"`
-	Digest     string    `json:"digest"`
-	PushedAt   time.Time `json:"pushedAt"`
-	// Source is notification, resync or replay.
-	Source string `json:"source"`
-	// Cluster is the cluster the job applies to; "" (records written before
-	// clusters existed) is the default cluster.
-	Cluster string `json:"cluster,omitempty"`
-	// Action is what the job does: "" maps Digest to the tag; ActionDelete
-	// deletes the image stream tag once the registry no longer has the tag.
-	Action string `json:"action,omitempty"`
-	// Verify makes the job re-check, right before it applies, that the tag still
-	// points at Digest (unless a later event of the same tag is queued behind it).
-	// Set for reconciliation jobs and for jobs recovered from the journal at start,
-	// which may be older than what another replica applied meanwhile.
-	Verify bool `json:"verify,omitempty"`
-}
+// Job is a journal record: the domain's job, whose JSON the journal stores.
+type Job = bridge.Job
 
 // ActionDelete is the Action of a job that deletes an image stream tag.
-const ActionDelete = "delete"
+const ActionDelete = bridge.ActionDelete
 
-// ClusterName is the job's cluster, config.DefaultCluster when Cluster is "".
-func (j *Job) ClusterName() string {
-	if j.Cluster == "" {
-		return config.DefaultCluster
-	}
-	return j.Cluster
-}
-
-// Key is the unit of ordering: events of one tag in one cluster apply in
-// order (a push and a delete of the tag share it). The default cluster's key
-// is NAMESPACE/STREAM:TAG, another cluster's CLUSTER/NAMESPACE/STREAM:TAG
-// (neither a namespace nor a stream contains a slash).
-func (j *Job) Key() string {
-	k := j.Namespace + "/" + j.Stream + ":" + j.Tag
-	if c := j.ClusterName(); c != config.DefaultCluster {
-		k = c + "/" + k
-	}
-	return k
-}
-
-// Failed is a job that can never succeed as it is, with why.
-type Failed struct {
-	Job
-	Reason   string    `json:"reason"`
-	Message  string    `json:"message"`
-	FailedAt time.Time `json:"failedAt"`
-}
+// Failed is a failed-list record: the domain's failed job.
+type Failed = bridge.FailedJob
 
 // Store is where jobs live between acknowledgement and application.
 type Store interface {

@@ -102,14 +102,7 @@ func runLogChild(mode, dir, natsURL string, paced int, rate float64, burst int) 
 			return err
 		}
 		defer s.Close()
-		// The retired journal's records have bridge.Job's fields.
-		appendFn = func(ctx context.Context, jobs []*bridge.Job) error {
-			old := make([]*journal.Job, len(jobs))
-			for i, j := range jobs {
-				old[i] = (*journal.Job)(j)
-			}
-			return s.Append(ctx, old)
-		}
+		appendFn = s.Append
 	case "embedded", "cluster":
 		o := eventlog.Options{DataDir: dir, MaxPending: paced + burst + 1000, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 		if mode == "cluster" {
