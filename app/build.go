@@ -18,7 +18,6 @@ import (
 	"github.com/imagestream-bridge/imagestream-bridge/openshift"
 	"github.com/imagestream-bridge/imagestream-bridge/registry"
 	"github.com/imagestream-bridge/imagestream-bridge/webhook"
-	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
 )
 
 // instance is an assembled bridge: the domain and what it works with. serve
@@ -181,10 +180,10 @@ func registryConfig(r config.Registry) registry.Config {
 }
 
 // senderKind is the registry's validated sender (config.Validate refused any other).
-func senderKind(s string) sender.Kind {
-	k, err := sender.ParseKind(s)
+func senderKind(s string) event.Sender {
+	k, err := event.ParseSender(s)
 	if err != nil {
-		return sender.Distribution
+		return event.Distribution
 	}
 	return k
 }

@@ -18,7 +18,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
+	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
 
 // Config is the whole configuration file.
@@ -382,7 +382,7 @@ func (c *Config) setDefaults() {
 	for i := range c.Registries {
 		r := &c.Registries[i]
 		def(&r.Artifacts, ArtifactsSkip)
-		def(&r.Sender, string(sender.Distribution))
+		def(&r.Sender, string(event.Distribution))
 		if u, err := url.Parse(r.URL); err == nil && r.ReferenceHost == "" {
 			r.ReferenceHost = u.Host
 		}

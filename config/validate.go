@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
+	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
 
 // FieldError is one problem with one key of the config.
@@ -128,7 +128,7 @@ func (c *Config) Validate() error {
 		if strings.ContainsAny(r.ReferenceHost, "/@ ") {
 			bad(key+".referenceHost", "must be host[:port], got %q", r.ReferenceHost)
 		}
-		if _, err := sender.ParseKind(r.Sender); err != nil {
+		if _, err := event.ParseSender(r.Sender); err != nil {
 			bad(key+".sender", "%v", err)
 		}
 		if (r.WebhookToken == "") == (r.WebhookTokenFile == "") {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
+	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
 
 // bulkAPIs are the sender kinds whose registry lists tags with digests.
@@ -26,11 +26,11 @@ import (
 // lives on the GitLab host, not the registry's, and wants a GitLab token.
 // (The registry's own /gitlab/v1/repositories/<path>/tags/list/ carries
 // digests but only with the metadata database; not used.)
-var bulkAPIs = map[sender.Kind]*bulkAPI{
-	sender.Harbor:      harborAPI,
-	sender.Quay:        quayAPI,
-	sender.Artifactory: artifactoryAPI,
-	sender.ACR:         acrAPI,
+var bulkAPIs = map[event.Sender]*bulkAPI{
+	event.Harbor:      harborAPI,
+	event.Quay:        quayAPI,
+	event.Artifactory: artifactoryAPI,
+	event.ACR:         acrAPI,
 }
 
 // harborAPI: GET /api/v2.0/projects/{project}/repositories/{repository}/artifacts

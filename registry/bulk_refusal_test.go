@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge"
-	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
+	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
 
 // TestTagDigestsFallback: an answer the product API cannot give (404, 401,
@@ -34,7 +34,7 @@ func TestTagDigestsFallback(t *testing.T) {
 			rec := &apiRecorder{}
 			srv := httptest.NewServer(rec.wrap(h))
 			defer srv.Close()
-			c, logs := bulkClient(t, srv.URL, sender.Quay, Options{})
+			c, logs := bulkClient(t, srv.URL, event.Quay, Options{})
 			for _, repo := range []string{"team/app", "team/other"} {
 				if d, ok, err := c.TagDigests(context.Background(), repo); ok || err != nil || d != nil {
 					t.Errorf("%s: TagDigests = %v, %v, %v; want nil, false, nil", repo, d, ok, err)
@@ -57,7 +57,7 @@ func TestTagDigestsErrors(t *testing.T) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 	}))
 	defer srv.Close()
-	c, _ := bulkClient(t, srv.URL, sender.Quay, Options{})
+	c, _ := bulkClient(t, srv.URL, event.Quay, Options{})
 	for range 2 {
 		_, ok, err := c.TagDigests(context.Background(), "team/app")
 		if ok || bridge.StatusCode(err) != http.StatusServiceUnavailable {
@@ -85,7 +85,7 @@ func TestTagDigestsHostile(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, _ := bulkClient(t, srv.URL, sender.Harbor, Options{ListLimit: 4096})
+	c, _ := bulkClient(t, srv.URL, event.Harbor, Options{ListLimit: 4096})
 	for _, cs := range []string{"declared", ""} {
 		_, err := c.bulkList(context.Background(), harborAPI, "team/app", bulkRequest{method: http.MethodGet, pathQuery: "/api/v2.0/x?case=" + cs})
 		if !errors.Is(err, bridge.ErrTooLarge) {
@@ -103,11 +103,11 @@ func TestTagDigestsHostile(t *testing.T) {
 		w.Write([]byte(`[]`))
 	}))
 	defer endless.Close()
-	c, _ = bulkClient(t, endless.URL, sender.Harbor, Options{MaxTags: 6})
+	c, _ = bulkClient(t, endless.URL, event.Harbor, Options{MaxTags: 6})
 	if _, ok, err := c.TagDigests(context.Background(), "team/app"); ok || !errors.Is(err, bridge.ErrTooLarge) {
 		t.Errorf("more than MaxTags: %v, %v; want ErrTooLarge", ok, err)
 	}
-	c, _ = bulkClient(t, endless.URL, sender.Harbor, Options{})
+	c, _ = bulkClient(t, endless.URL, event.Harbor, Options{})
 	if _, ok, err := c.TagDigests(context.Background(), "team/app"); ok || !errors.Is(err, bridge.ErrTooLarge) {
 		t.Errorf("endless empty pages: %v, %v; want ErrTooLarge", ok, err)
 	}
@@ -127,7 +127,7 @@ func TestTagDigestsOtherHosts(t *testing.T) {
 		http.Redirect(w, r, elsewhere.URL+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 	}))
 	defer redirect.Close()
-	c, _ := bulkClient(t, redirect.URL, sender.Harbor, Options{})
+	c, _ := bulkClient(t, redirect.URL, event.Harbor, Options{})
 	if _, ok, err := c.TagDigests(context.Background(), "team/app"); ok || err != nil {
 		t.Errorf("redirect: %v, %v; want ok=false", ok, err)
 	}
@@ -137,14 +137,14 @@ func TestTagDigestsOtherHosts(t *testing.T) {
 		json.NewEncoder(w).Encode([]map[string]any{harborArtifact(1, "v1")})
 	}))
 	defer link.Close()
-	c, _ = bulkClient(t, link.URL, sender.Harbor, Options{})
+	c, _ = bulkClient(t, link.URL, event.Harbor, Options{})
 	if _, ok, err := c.TagDigests(context.Background(), "team/app"); ok || !errors.Is(err, bridge.ErrRedirectRefused) {
 		t.Errorf("next link to another host: %v, %v; want ErrRedirectRefused", ok, err)
 	}
 
 	acr := httptest.NewServer(acrFake(t, func() string { return elsewhere.URL + "/oauth2/token" }, 3))
 	defer acr.Close()
-	c, _ = bulkClient(t, acr.URL, sender.ACR, Options{})
+	c, _ = bulkClient(t, acr.URL, event.ACR, Options{})
 	if _, ok, err := c.TagDigests(context.Background(), "team/app"); ok || !errors.Is(err, bridge.ErrTokenHostRefused) {
 		t.Errorf("token realm on another host: %v, %v; want ErrTokenHostRefused", ok, err)
 	}
@@ -168,7 +168,7 @@ func TestTagDigestsRepositoryGone(t *testing.T) {
 		w.Write([]byte(`{"tags":[{"name":"v1","manifest_digest":"` + digestN(1) + `"}],"page":1,"has_additional":false}`))
 	}))
 	defer srv.Close()
-	c, logs := bulkClient(t, srv.URL, sender.Quay, Options{})
+	c, logs := bulkClient(t, srv.URL, event.Quay, Options{})
 	for i, step := range []struct {
 		repo string
 		ok   bool
@@ -203,7 +203,7 @@ func TestTagDigestsTokenRefused(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	c, logs := bulkClient(t, srv.URL, sender.ACR, Options{})
+	c, logs := bulkClient(t, srv.URL, event.ACR, Options{})
 	if d, ok, err := c.TagDigests(context.Background(), "team/app"); ok || err != nil || d != nil {
 		t.Errorf("TagDigests = %v, %v, %v; want nil, false, nil", d, ok, err)
 	}

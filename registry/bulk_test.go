@@ -16,7 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
+	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
 
 // digestN is a valid digest numbered n.
@@ -63,7 +63,7 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-func bulkClient(t *testing.T, url string, kind sender.Kind, opts Options) (*Client, *logBuffer) {
+func bulkClient(t *testing.T, url string, kind event.Sender, opts Options) (*Client, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
 	opts.Log = slog.New(slog.NewTextHandler(logs, nil))
@@ -117,7 +117,7 @@ func TestTagDigestsHarbor(t *testing.T) {
 		harborArtifact(4, "v4"), harborArtifact(5, "v5")}
 	srv := httptest.NewServer(rec.wrap(harborFake(t, arts)))
 	defer srv.Close()
-	c, _ := bulkClient(t, srv.URL, sender.Harbor, Options{})
+	c, _ := bulkClient(t, srv.URL, event.Harbor, Options{})
 	got, ok, err := c.TagDigests(context.Background(), "team/group/app")
 	if err != nil || !ok {
 		t.Fatalf("TagDigests = %v, %v", ok, err)
@@ -161,7 +161,7 @@ func TestTagDigestsQuay(t *testing.T) {
 		json.NewEncoder(w).Encode(map[string]any{"tags": tags, "page": page, "has_additional": page < 2})
 	}))
 	defer srv.Close()
-	c, _ := bulkClient(t, srv.URL, sender.Quay, Options{})
+	c, _ := bulkClient(t, srv.URL, event.Quay, Options{})
 	got, ok, err := c.TagDigests(context.Background(), "team/app")
 	if err != nil || !ok {
 		t.Fatalf("TagDigests = %v, %v", ok, err)
@@ -233,7 +233,7 @@ func TestTagDigestsACR(t *testing.T) {
 	var srv *httptest.Server
 	srv = httptest.NewServer(rec.wrap(acrFake(t, func() string { return srv.URL + "/oauth2/token" }, 5)))
 	defer srv.Close()
-	c, _ := bulkClient(t, srv.URL, sender.ACR, Options{})
+	c, _ := bulkClient(t, srv.URL, event.ACR, Options{})
 	for range 2 {
 		got, ok, err := c.TagDigests(context.Background(), "team/app")
 		if err != nil || !ok {
@@ -304,7 +304,7 @@ func TestTagDigestsArtifactory(t *testing.T) {
 			"range": map[string]int{"start_pos": off, "end_pos": end, "total": end - off, "limit": 100}})
 	}))
 	defer srv.Close()
-	c, _ := bulkClient(t, srv.URL, sender.Artifactory, Options{})
+	c, _ := bulkClient(t, srv.URL, event.Artifactory, Options{})
 	got, ok, err := c.TagDigests(context.Background(), "docker-local/team/app")
 	if err != nil || !ok {
 		t.Fatalf("TagDigests = %v, %v", ok, err)
@@ -328,7 +328,7 @@ func TestTagDigestsDistribution(t *testing.T) {
 	rec := &apiRecorder{}
 	srv := httptest.NewServer(rec.wrap(http.NotFound))
 	defer srv.Close()
-	c, _ := bulkClient(t, srv.URL, sender.Distribution, Options{})
+	c, _ := bulkClient(t, srv.URL, event.Distribution, Options{})
 	if d, ok, err := c.TagDigests(context.Background(), "team/app"); ok || err != nil || d != nil {
 		t.Errorf("TagDigests = %v, %v, %v; want nil, false, nil", d, ok, err)
 	}

@@ -34,7 +34,6 @@ import (
 
 	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/event"
-	"github.com/imagestream-bridge/imagestream-bridge/webhook/sender"
 )
 
 // imageOverhead is room for what an Image holds besides the manifest and the
@@ -98,7 +97,7 @@ type Config struct {
 	FetchTimeout time.Duration
 	// Sender is the registry's product: it decides which API TagDigests
 	// asks. Default (zero) distribution, which has none.
-	Sender sender.Kind
+	Sender event.Sender
 }
 
 // Client fetches from one registry.
@@ -121,7 +120,7 @@ type Client struct {
 	timeout time.Duration
 	guard   *guard
 	// kind, auth, log and bulk serve TagDigests (bulk.go).
-	kind sender.Kind
+	kind event.Sender
 	auth authn.Authenticator
 	log  *slog.Logger
 	bulk bulkState

@@ -74,16 +74,15 @@ type authStep int
 const (
 	authRejected authStep = iota
 	authOK
-	// authNeedsBody: only a body signature can still prove the token
-	// (Artifactory's X-JFrog-Event-Auth in signing mode); decided after the
-	// bounded read.
+	// authNeedsBody: the request carries a body signature (sender.SignsBody);
+	// decided after the bounded read.
 	authNeedsBody
 )
 
 // authenticate checks the path token when the URL has one (accepted for
-// every sender, constant time), otherwise the sender's header forms. An
-// Artifactory request whose headers do not carry the token itself may carry
-// the body's HMAC: that is decided by authenticateBody once the body is read.
+// every sender, constant time), otherwise the sender's header forms. A
+// request that carries a body signature (sender.SignsBody: Artifactory's
+// X-JFrog-Event-Auth) is decided by authenticateBody once the body is read.
 func (p *peer) authenticate(h http.Header, pathToken string, hasPathToken bool) authStep {
 	tok := p.token()
 	if hasPathToken {
@@ -92,15 +91,8 @@ func (p *peer) authenticate(h http.Header, pathToken string, hasPathToken bool) 
 		}
 		return authRejected
 	}
-	if p.kind == sender.Artifactory {
-		if h.Get("X-JFrog-Event-Auth") != "" {
-			return authNeedsBody
-		}
-		// Without the signature header only Authorization: Bearer can prove the token.
-		if sender.Authenticate(p.kind, h, nil, tok) {
-			return authOK
-		}
-		return authRejected
+	if sender.SignsBody(p.kind, h) {
+		return authNeedsBody
 	}
 	if sender.Authenticate(p.kind, h, nil, tok) {
 		return authOK

@@ -144,12 +144,12 @@ func (s *Server) notify(c echo.Context) error {
 }
 
 // refuse answers a notification the bridge cannot take now. Every sender
-// gets the error (it retries), except Quay: three failed deliveries switch
-// its hook off for good, so Quay gets 200 with the events counted as dropped
-// (they were counted rejected), a warning is logged, and resync repairs what
-// they named.
+// gets the error (it retries), except one that switches its hook off after a
+// few failed deliveries (sender.AcksRefusals: Quay): it gets 200 with the
+// events counted as dropped (they were counted rejected), a warning is
+// logged, and resync repairs what they named.
 func (s *Server) refuse(c echo.Context, p *peer, name string, events []event.Event, err error) error {
-	if p.kind != sender.Quay {
+	if !sender.AcksRefusals(p.kind) {
 		return err
 	}
 	resp := NotifyResponse{Dropped: len(events)}

@@ -23,28 +23,45 @@ import (
 //     for signing"); or Authorization: Bearer <token> from a custom header.
 //   - quay: never (Quay cannot set headers; only the path token works).
 func Authenticate(kind Kind, h http.Header, body []byte, token string) bool {
-	if token == "" {
+	sp, ok := specs[kind]
+	if !ok || token == "" {
 		return false
 	}
-	authz := h.Get("Authorization")
-	switch kind {
-	case Distribution, ACR:
-		return bearerEqual(authz, token)
-	case Harbor:
-		bearer := bearerEqual(authz, token)
-		plain := TokenEqual(authz, token)
-		return bearer || plain
-	case Artifactory:
-		jfrog := h.Get("X-JFrog-Event-Auth")
-		mac := hmac.New(sha256.New, []byte(token))
-		mac.Write(body)
-		plain := TokenEqual(jfrog, token)
-		signed := TokenEqual(jfrog, hex.EncodeToString(mac.Sum(nil)))
-		bearer := bearerEqual(authz, token)
-		return plain || signed || bearer
-	}
-	return false
+	return sp.authenticate(h, body, token)
 }
+
+// jfrogAuthHeader carries Artifactory's secret or its HMAC of the body.
+const jfrogAuthHeader = "X-JFrog-Event-Auth"
+
+// bearerAuth is distribution's and ACR's form: Authorization: Bearer <token>.
+func bearerAuth(h http.Header, _ []byte, token string) bool {
+	return bearerEqual(h.Get("Authorization"), token)
+}
+
+// harborAuth is Harbor's: Authorization is Bearer <token> or <token> alone.
+// Both comparisons always run, so the time does not say which form was sent.
+func harborAuth(h http.Header, _ []byte, token string) bool {
+	authz := h.Get("Authorization")
+	bearer := bearerEqual(authz, token)
+	plain := TokenEqual(authz, token)
+	return bearer || plain
+}
+
+// artifactoryAuth is Artifactory's: X-JFrog-Event-Auth is the token or the
+// hex HMAC-SHA256 of body keyed with it, or Authorization: Bearer <token>.
+// Every comparison always runs.
+func artifactoryAuth(h http.Header, body []byte, token string) bool {
+	jfrog := h.Get(jfrogAuthHeader)
+	mac := hmac.New(sha256.New, []byte(token))
+	mac.Write(body)
+	plain := TokenEqual(jfrog, token)
+	signed := TokenEqual(jfrog, hex.EncodeToString(mac.Sum(nil)))
+	bearer := bearerEqual(h.Get("Authorization"), token)
+	return plain || signed || bearer
+}
+
+// pathTokenOnly is Quay's: it cannot set headers, so no header proves the token.
+func pathTokenOnly(http.Header, []byte, string) bool { return false }
 
 // bearerEqual reports whether an Authorization value is "Bearer <token>",
 // the scheme in any case, spaces around the token ignored.

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
 
 func TestKinds(t *testing.T) {
@@ -79,6 +81,32 @@ func TestImportsOnlyStdlibAndEvent(t *testing.T) {
 		first, _, _ := strings.Cut(imp, "/")
 		if imp != eventPkg && strings.Contains(first, ".") {
 			t.Errorf("package sender imports %s; only the standard library and %s are allowed", imp, eventPkg)
+		}
+	}
+}
+
+// TestSpecsCoverSenders: the table of sender kinds and the list config
+// validates against (event.Senders) agree, both ways, and every entry is
+// complete, so a kind config accepts can never reach the webhook without a
+// decoder, an authentication or a content type.
+func TestSpecsCoverSenders(t *testing.T) {
+	listed := event.Senders()
+	for _, k := range listed {
+		sp, ok := specs[k]
+		if !ok {
+			t.Errorf("sender %q is in event.Senders (config accepts it) but has no entry in specs", k)
+			continue
+		}
+		if sp.decode == nil || sp.authenticate == nil || len(sp.contentTypes) == 0 {
+			t.Errorf("sender %q: incomplete entry (decode, authenticate and contentTypes are required)", k)
+		}
+		if got, err := ParseKind(string(k)); err != nil || got != k {
+			t.Errorf("ParseKind(%q) = %q, %v", k, got, err)
+		}
+	}
+	for k := range specs {
+		if !slices.Contains(listed, k) {
+			t.Errorf("specs has an entry for %q, which event.Senders lacks (config refuses it)", k)
 		}
 	}
 }
