@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -16,14 +14,16 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"sigs.k8s.io/yaml"
 
 	"github.com/imagestream-bridge/imagestream-bridge/app"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
+	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox/loopback"
 )
 
@@ -32,27 +32,116 @@ const (
 	webhookToken = "bench-token"
 )
 
-// target is a running bridge: in this process, or in a child process.
-type target interface {
-	// url is the bridge's base URL.
-	url() string
-	// stats snapshots the process that runs the bridge.
-	stats(gc, light bool) (procStats, error)
-	// stop shuts the bridge down and waits for it.
-	stop() error
+// bridgeLog is where the bridge under test keeps its event log (-journal);
+// its string labels the rows.
+type bridgeLog string
+
+const (
+	// logMemory leaves dataDir unset: the embedded server keeps the log in memory.
+	logMemory bridgeLog = "memory"
+	// logEmbedded sets dataDir: the embedded server's file store, one fsync per group of appends.
+	logEmbedded bridgeLog = "embedded"
+	// logCluster sets nats.url to a 3-node JetStream cluster that the bench
+	// runs on loopback for the run (R3, the nodes in the bench process).
+	logCluster bridgeLog = "cluster"
+)
+
+func parseBridgeLog(s string) (bridgeLog, error) {
+	switch l := bridgeLog(s); l {
+	case logMemory, logEmbedded, logCluster:
+		return l, nil
+	}
+	return "", fmt.Errorf("parse -journal: unknown event log %q (memory, embedded, cluster)", s)
 }
 
-// bridgeConfig builds the bridge's configuration with its event log in st.
-// qps <= 0 keeps the defaults of openshift.qps and openshift.burst.
-func bridgeConfig(registryURL, kubeconfig string, st logStore, qps int) (*config.Config, error) {
+// logStore is what the bridge's configuration gets for its event log.
+type logStore struct{ dataDir, natsURL string }
+
+// logStore makes a fresh data directory (embedded) or starts a fresh 3-node
+// cluster (cluster) for one run; cleanup removes it.
+func (b *bench) logStore(mode bridgeLog) (logStore, func(), error) {
+	if mode == logMemory {
+		return logStore{}, func() {}, nil
+	}
+	dir, err := os.MkdirTemp(b.opts.dataRoot, "log-")
+	if err != nil {
+		return logStore{}, nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if mode == logEmbedded {
+		return logStore{dataDir: dir}, func() { os.RemoveAll(dir) }, nil
+	}
+	c, err := sandbox.StartNATSCluster(dir, 3)
+	if err == nil {
+		if err = c.WaitLeader(30 * time.Second); err != nil {
+			c.Close()
+		}
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return logStore{}, nil, fmt.Errorf("start nats cluster: %w", err)
+	}
+	return logStore{natsURL: c.URL()}, func() { c.Close(); os.RemoveAll(dir) }, nil
+}
+
+// waitApplier returns once the bridge consumes its cluster log: one of the
+// applier's durable consumers has a pull waiting. An event appended before
+// that is backlog to the applier and arrives with Verify set, which
+// re-resolves the tag in the registry; the bench's tags exist only in its
+// events (the images are pushed by digest), so such an event would be
+// skipped as stale. A no-op for the embedded log, whose webhook is not ready
+// before the applier runs.
+func (s logStore) waitApplier(ctx context.Context) error {
+	if s.natsURL == "" {
+		return nil
+	}
+	nc, err := nats.Connect(s.natsURL)
+	if err != nil {
+		return fmt.Errorf("connect to nats: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return fmt.Errorf("open jetstream: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute) // a loaded 2-core machine took more than 30s once
+	defer cancel()
+	for {
+		if str, err := js.Stream(ctx, config.DefaultStream); err == nil {
+			for info := range str.ListConsumers(ctx).Info() {
+				if info.NumWaiting > 0 {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for the applier's consumers: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// bridgeConfig builds the bridge's configuration: its event log in st, the
+// first kubeconfig its cluster, every further one another cluster. qps <= 0
+// keeps the defaults of openshift.qps and openshift.burst.
+func bridgeConfig(registryURL string, kubeconfigs []string, st logStore, qps int) (*config.Config, error) {
 	c := &config.Config{
 		ListenAddress: "127.0.0.1:0",
 		Registries:    []config.Registry{{Name: registryName, URL: registryURL, WebhookToken: webhookToken}},
-		OpenShift:     config.OpenShift{Kubeconfig: kubeconfig},
+		OpenShift:     config.OpenShift{Kubeconfig: kubeconfigs[0]},
+		DataDir:       st.dataDir,
 	}
-	st.apply(c)
+	if st.natsURL != "" { // 3 replicas; no load balancer to drain, so no shutdownDelay
+		c.NATS.URL, c.NATS.Replicas = st.natsURL, 3
+		c.ShutdownDelay = &config.Duration{}
+	}
 	if qps > 0 {
 		c.OpenShift.QPS, c.OpenShift.Burst = float32(qps), qps
+	}
+	for i, kc := range kubeconfigs[1:] {
+		o := c.OpenShift
+		o.Kubeconfig = kc
+		c.OtherClusters = append(c.OtherClusters, config.Cluster{Name: fmt.Sprintf("c%d", i+2), OpenShift: o})
 	}
 	return c, c.Complete()
 }
@@ -63,43 +152,39 @@ func benchLogger() *slog.Logger {
 	return slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }
 
+// target is a running bridge: in this process, or in a child process.
+type target interface {
+	url() string
+	// stats snapshots the process that runs the bridge.
+	stats(gc, light bool) (procStats, error)
+	stop() error
+}
+
 // inProcess runs the bridge (app.Serve) in this process on a loopback listener.
 type inProcess struct{ b *loopback.Bridge }
 
-// startInProcess starts it with the configuration of bridgeConfig.
-func startInProcess(ctx context.Context, registryURL, kubeconfig string, st logStore, qps int) (*inProcess, error) {
-	cfg, err := bridgeConfig(registryURL, kubeconfig, st, qps)
-	if err != nil {
-		return nil, err
-	}
-	b, err := loopback.ServeBridge(ctx, cfg, benchLogger(), nil, "", nil)
-	if err != nil {
-		return nil, err
-	}
-	return &inProcess{b: b}, nil
-}
-
-func (p *inProcess) url() string { return p.b.URL }
-
+func (p *inProcess) url() string                             { return p.b.URL }
 func (p *inProcess) stats(gc, light bool) (procStats, error) { return readProcStats(gc, light), nil }
-
-func (p *inProcess) stop() error { return p.b.Close() }
+func (p *inProcess) stop() error                             { return p.b.Close() }
 
 // child runs the bridge alone in a child process (this binary with
 // -child-bridge), so that its peak RSS, CPU and allocations are its own.
 type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	base  string
-	stat  string
-	done  chan error
+	cmd        *exec.Cmd
+	base, stat string
+	done       chan error
 }
 
 func startChild(ctx context.Context, dir string, cfg *config.Config, cpuprofile, memLimit string) (*child, error) {
-	self, err := os.Executable()
+	addr, err := sandbox.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
+	statAddr, err := sandbox.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cfg.ListenAddress = addr
 	cfgYAML, err := yaml.Marshal(cfg)
 	if err != nil {
 		return nil, err
@@ -108,51 +193,17 @@ func startChild(ctx context.Context, dir string, cfg *config.Config, cpuprofile,
 	if err := os.WriteFile(cfgFile, cfgYAML, 0o600); err != nil {
 		return nil, err
 	}
-	args := []string{"-child-bridge", cfgFile}
-	if cpuprofile != "" {
-		args = append(args, "-child-cpuprofile", cpuprofile)
-	}
-	cmd := exec.Command(self, args...)
-	cmd.Stderr = os.Stderr
+	cmd := exec.Command(os.Args[0], "-child-bridge", cfgFile, "-child-stats", statAddr, "-child-cpuprofile", cpuprofile)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if memLimit != "" {
 		cmd.Env = append(os.Environ(), "GOMEMLIMIT="+memLimit)
 	}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, err
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
 	if err := cmd.Start(); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("start child bridge: %w", err)
 	}
-	c := &child{cmd: cmd, stdin: stdin, done: make(chan error, 1)}
+	c := &child{cmd: cmd, base: "http://" + addr, stat: "http://" + statAddr, done: make(chan error, 1)}
 	exited := make(chan struct{})
-	lines := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		if sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		_, _ = io.Copy(io.Discard, stdout)
-		c.done <- cmd.Wait()
-		close(exited)
-	}()
-	select {
-	case line, ok := <-lines:
-		f := strings.Fields(line)
-		if !ok || len(f) != 3 || f[0] != "READY" {
-			_ = stdin.Close()
-			return nil, fmt.Errorf("child bridge did not start (%q)", line)
-		}
-		c.base, c.stat = "http://"+f[1], "http://"+f[2]
-	case <-time.After(30 * time.Second):
-		_ = cmd.Process.Kill()
-		return nil, errors.New("child bridge did not start within 30s")
-	}
+	go func() { c.done <- cmd.Wait(); close(exited) }()
 	if err := loopback.WaitReady(ctx, nil, c.base, exited); err != nil {
 		_ = c.stop()
 		return nil, err
@@ -188,9 +239,9 @@ func (c *child) heapProfile(file string) error {
 	return err
 }
 
-// stop closes the child's stdin (its signal to shut down) and waits.
+// stop interrupts the child (serve's shutdown) and waits for it.
 func (c *child) stop() error {
-	_ = c.stdin.Close()
+	_ = c.cmd.Process.Signal(os.Interrupt)
 	select {
 	case err := <-c.done:
 		return err
@@ -200,32 +251,23 @@ func (c *child) stop() error {
 	}
 }
 
-// runChild is the child process: serve the bridge from cfgFile, print
-// "READY BRIDGEADDR STATSADDR", answer /stats, stop when stdin closes.
-func runChild(cfgFile, cpuprofile string) error {
+// runChild is the child process: serve the bridge from cfgFile, answer
+// /stats and /heap on statAddr, stop on an interrupt.
+func runChild(cfgFile, statAddr, cpuprofile string) error {
 	cfg, err := config.Load(cfgFile)
-	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.ListenAddress)
-	if err != nil {
-		return err
-	}
-	sl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /heap", func(w http.ResponseWriter, r *http.Request) {
-		runtime.GC()
+		runtime.GC() // a heap profile is as of the last collection
 		_ = pprof.Lookup("heap").WriteTo(w, 0)
 	})
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) {
-		s := readProcStats(r.URL.Query().Get("gc") == "true", r.URL.Query().Get("light") == "true")
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(s)
+		q := r.URL.Query()
+		_ = json.NewEncoder(w).Encode(readProcStats(q.Get("gc") == "true", q.Get("light") == "true"))
 	})
-	go func() { _ = http.Serve(sl, mux) }()
+	go func() { _ = http.ListenAndServe(statAddr, mux) }()
 	if cpuprofile != "" {
 		f, err := os.Create(cpuprofile)
 		if err != nil {
@@ -238,10 +280,5 @@ func runChild(cfgFile, cpuprofile string) error {
 	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer cancel()
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		cancel()
-	}()
-	fmt.Printf("READY %s %s\n", ln.Addr(), sl.Addr())
-	return app.Serve(ctx, cfg, benchLogger(), ln)
+	return app.Serve(ctx, cfg, benchLogger(), nil)
 }
