@@ -67,7 +67,7 @@ func build(ctx context.Context, cfg *config.Config, log *slog.Logger, mode logMo
 	m := metrics.New(reg, Version, metrics.Labels{
 		Registries: names, Clusters: clusterNames, Targets: targets, Senders: senders,
 		SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(),
-		RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages(),
+		RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages(), DerivedResults: bridge.DerivedResults(),
 	})
 	health := newClusterHealth(log, m)
 	// One client per cluster, each with its own rate limit, connections and timeout.

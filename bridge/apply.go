@@ -76,7 +76,12 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 		return &skipError{reason: SkipFiltered, detail: "the registry's tags filter leaves the tag out"}
 	}
 	if j.Action == ActionDelete {
-		return b.deleteTag(ctx, src, cl, j)
+		if err := b.deleteTag(ctx, src, cl, j); err != nil || !derives(src, j) {
+			return err
+		}
+		// The deletion itself is not held up by the lock (it waits for two verdicts).
+		defer b.limits.lock(streamKey(cl, j))()
+		return b.derived(ctx, src, cl, j)
 	}
 	digest, err := b.digest(ctx, src, j)
 	if err != nil {
@@ -107,8 +112,13 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 	if cl.cfg.CreateChildImages && mapping.IsList(ism.Image.DockerImageManifestMediaType) {
 		b.createChildren(ctx, src, cl, j, ism)
 	}
+	// One lock per stream, taken once: the tag limit's check and the mapping,
+	// then the roll-up tags of a release (derive).
+	derive := derives(src, j)
+	if src.cfg.MaxTagsPerStream > 0 || derive {
+		defer b.limits.lock(streamKey(cl, j))()
+	}
 	if src.cfg.MaxTagsPerStream > 0 {
-		defer b.limits.lock(cl.cfg.Name + "\x00" + j.Namespace + "\x00" + j.Stream)()
 		if err := b.checkTagLimit(ctx, src, cl, j); err != nil {
 			return err
 		}
@@ -124,7 +134,10 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 		m = *ism
 		err = cl.api.CreateMapping(ctx, &m)
 	}
-	return inStage(StageAPI, err)
+	if err != nil || !derive {
+		return inStage(StageAPI, err)
+	}
+	return b.derived(ctx, src, cl, j)
 }
 
 // newStream is the image stream the bridge creates for a registry: its

@@ -48,6 +48,7 @@ func (c *counts) Mapped(r, cl string)                        { c.add("mapped %s"
 func (c *counts) PushToMapped(r, cl string, _ time.Duration) { c.add("push_to_mapped %s", at(r, cl)) }
 func (c *counts) Failed(r, cl, reason string)                { c.add("failed %s %s", at(r, cl), reason) }
 func (c *counts) TagDeleted(r, cl string)                    { c.add("deleted %s", at(r, cl)) }
+func (c *counts) Derived(r, cl, result string)               { c.add("derived %s %s", at(r, cl), result) }
 func (c *counts) Retried(stage, reason string)               { c.add("retried %s %s", stage, reason) }
 func (c *counts) FailedEvents(n int)                         { c.add("failed_events %d", n) }
 func (c *counts) MetadataEmpty(r string)                     { c.add("metadata_empty %s", r) }

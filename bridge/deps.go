@@ -37,6 +37,8 @@ type Observer interface {
 	Failed(registry, cluster, reason string)
 	// TagDeleted counts an image stream tag deleted because its registry tag was.
 	TagDeleted(registry, cluster string)
+	// Derived counts one roll-up tag moved, deleted or left out (DerivedResult) in cluster.
+	Derived(registry, cluster, result string)
 	Retried(stage, reason string)
 	// FailedEvents is the length of the failed list.
 	FailedEvents(n int)

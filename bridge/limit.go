@@ -14,8 +14,10 @@ import (
 const tagLimitWarnEvery = time.Hour
 
 // streamLimits serialises, per cluster and stream, the check of a registry's
-// maxTagsPerStream with the mapping that follows it: two new tags of one
-// stream applied by two workers at once must not both see room for one.
+// maxTagsPerStream with the mapping that follows it, and the roll-up tags
+// decided after a release (derive): two new tags of one stream applied by two
+// workers at once must not both see room for one, and two releases must not
+// move a roll-up from two listings at once.
 // It also remembers when each full stream was last warned about.
 type streamLimits struct {
 	mu     sync.Mutex
@@ -87,7 +89,7 @@ func (b *Bridge) checkTagLimit(ctx context.Context, src *source, cl *target, j *
 	if has || n < limit {
 		return nil
 	}
-	if b.limits.shouldWarn(cl.cfg.Name+"\x00"+j.Namespace+"\x00"+j.Stream, b.now()) {
+	if b.limits.shouldWarn(streamKey(cl, j), b.now()) {
 		b.log.Warn("image stream is at maxTagsPerStream: new tags are skipped (tag_limit); warned once an hour",
 			"registry", j.Registry, "cluster", cl.cfg.Name, "namespace", j.Namespace, "stream", j.Stream,
 			"tag", j.Tag, "tags", n, "maxTagsPerStream", limit)

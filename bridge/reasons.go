@@ -89,6 +89,21 @@ var retryReasons = []RetryReason{
 	RetryServerError, RetryConflict, RetryThrottled, RetryNetwork, RetryTimeout, RetryStreamCreated, RetryNoVerdict,
 }
 
+// DerivedResult is what became of one roll-up tag (derivedTags) after a release was mapped or deleted.
+type DerivedResult string
+
+// Derived results.
+const (
+	// DerivedMapped: the roll-up tag was moved to its line's highest release.
+	DerivedMapped DerivedResult = "mapped"
+	// DerivedDeleted: the roll-up tag's line has no release left (deleteTags); it was deleted.
+	DerivedDeleted DerivedResult = "deleted"
+	// DerivedTagLimit: the roll-up tag would be a new tag of an image stream at maxTagsPerStream.
+	DerivedTagLimit DerivedResult = "tag_limit"
+)
+
+var derivedResults = []DerivedResult{DerivedMapped, DerivedDeleted, DerivedTagLimit}
+
 // Stage is a step of applying an event.
 type Stage string
 
@@ -108,6 +123,9 @@ func FailureReasons() []string { return labels(failureReasons) }
 
 // RetryReasons lists every RetryReason, as label values.
 func RetryReasons() []string { return labels(retryReasons) }
+
+// DerivedResults lists every DerivedResult, as label values.
+func DerivedResults() []string { return labels(derivedResults) }
 
 // Stages lists every Stage, as label values.
 func Stages() []string { return labels(stages) }

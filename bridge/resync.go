@@ -24,6 +24,9 @@ type Drift struct {
 	// Kind is missing, stale or removed (the registry no longer has the tag;
 	// listed only for a registry with deleteTags).
 	Kind string `json:"kind"`
+	// Release is, for a roll-up tag (derivedTags), the release tag it follows:
+	// the repair maps that release again, which moves the roll-up.
+	Release string `json:"release,omitempty"`
 }
 
 // Drift kinds.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 	"sort"
 	"sync"
@@ -151,6 +152,9 @@ func (p *pass) repository(ctx context.Context, lim *rate.Limiter, name string, s
 	} else if tags, err = src.fetch.Tags(ctx, repo); err != nil { // the token taken above pays for it
 		return err
 	}
+	// Roll-up tags are derived from the whole listing: a roll-up name the
+	// registry has as a tag is its own, even when filtered out.
+	want := rollups(tags, src.filter.Keeps, src.cfg.DerivedTags)
 	tags = slices.DeleteFunc(tags, func(tag string) bool { return !src.filter.Keeps(tag) })
 	sort.Strings(tags)
 	// The streams first: which tags need a HEAD depends on them (idle tags).
@@ -192,10 +196,13 @@ func (p *pass) repository(ctx context.Context, lim *rate.Limiter, name string, s
 			}
 			found = append(found, d)
 		}
+		found = append(found, rollupDrift(d, v.stream, want, digests)...)
 		if src.cfg.DeleteTags {
 			s := v.stream
-			removed := slices.DeleteFunc(removedTags(s, src.cfg.ReferenceHost+"/"+repo+"@", digests),
-				func(tag string) bool { return !src.filter.Keeps(tag) }) // a filtered tag is never ours to delete
+			removed := slices.DeleteFunc(removedTags(s, src.cfg.ReferenceHost+"/"+repo+"@", digests), func(tag string) bool {
+				// A filtered tag is never ours to delete, nor is a roll-up tag (the registry never lists one).
+				return !src.filter.Keeps(tag) || isRollupName(tag, src.cfg.DerivedTags)
+			})
 			if len(removed) > 0 && float64(len(removed)) > src.cfg.DeleteTagsMaxShare*float64(len(s.Status.Tags)) {
 				// One bad listing must not empty a stream: a pass that would remove
 				// most of it removes none, and says so.
@@ -206,12 +213,32 @@ func (p *pass) repository(ctx context.Context, lim *rate.Limiter, name string, s
 				removed = nil
 			}
 			for _, tag := range removed {
-				d.Tag, d.Digest, d.Current, d.Kind = tag, "", latestImage(s, tag), DriftRemoved
+				d.Tag, d.Digest, d.Current, d.Kind, d.Release = tag, "", latestImage(s, tag), DriftRemoved, ""
 				found = append(found, d)
 			}
 		}
 	}
 	return p.repair(ctx, found)
+}
+
+// rollupDrift is the drift of the roll-up tags want (roll-up tag → release)
+// in one cluster's stream: a roll-up tag missing, or not on its release's
+// digest. A release whose digest is not known this pass ("") is not compared.
+func rollupDrift(d Drift, stream *imagev1.ImageStream, want, digests map[string]string) []Drift {
+	var out []Drift
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		release := want[name]
+		dgst, current := digests[release], latestImage(stream, name)
+		if dgst == "" || current == dgst {
+			continue
+		}
+		d.Tag, d.Digest, d.Current, d.Kind, d.Release = name, dgst, current, DriftStale, release
+		if current == "" {
+			d.Kind = DriftMissing
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // streamView is a repository's image stream in one target cluster (nil when missing).
@@ -334,6 +361,11 @@ func (p *pass) repair(ctx context.Context, found []Drift) error {
 		if d.Kind == DriftRemoved {
 			action = ActionDelete
 		}
+		if d.Release != "" {
+			// A roll-up tag is repaired by mapping its release again (derive moves it);
+			// several roll-ups of one release, or the release itself, queue one job.
+			d.Tag = d.Release
+		}
 		// A digest that failed for good stays in the failed list until it is replayed
 		// or dropped, or until the tag moves to another digest: queuing it on every
 		// run would fail it again and grow the list.
@@ -349,6 +381,9 @@ func (p *pass) repair(ctx context.Context, found []Drift) error {
 		j.ID = "resync:" + j.Key() + "@" + d.Digest
 		if action == ActionDelete {
 			j.ID = "resync-delete:" + j.Key()
+		}
+		if slices.ContainsFunc(jobs, func(o *Job) bool { return o.ID == j.ID }) {
+			continue
 		}
 		jobs = append(jobs, j)
 	}

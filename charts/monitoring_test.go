@@ -32,7 +32,8 @@ func exposedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	metrics.New(reg, "test", metrics.Labels{Registries: []string{"main"}, SkipReasons: bridge.SkipReasons(),
-		FailureReasons: bridge.FailureReasons(), RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages()})
+		FailureReasons: bridge.FailureReasons(), RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages(),
+		DerivedResults: bridge.DerivedResults()})
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -111,6 +111,12 @@ func TestRBACVerbs(t *testing.T) {
 		{"maxTagsPerStream reads one stream", "config: {registries: [{name: main, url: 'http://r:5000', maxTagsPerStream: 100}]}", grants{
 			"ClusterRole/": sorted(mappingsCreate, streamsList, streamsCreate, streamsGet),
 		}},
+		{"derivedTags reads one stream", "config: {registries: [{name: main, url: 'http://r:5000', derivedTags: {latest: true}}]}", grants{
+			"ClusterRole/": sorted(mappingsCreate, streamsList, streamsCreate, streamsGet),
+		}},
+		{"derivedTags off reads none", "config: {registries: [{name: main, url: 'http://r:5000', derivedTags: {semver: false}}]}", grants{
+			"ClusterRole/": namespaced,
+		}},
 		{"leader election", "config: {leaderElection: {enabled: true}}", grants{
 			"ClusterRole/":      namespaced,
 			"Role/" + releaseNS: sorted(leasesCreate, leasesGet, leasesUpdate),

@@ -166,7 +166,23 @@ type Registry struct {
 	// Tags chooses which of the registry's tags become image stream tags (docs/registry.md, "Tag policy").
 	// Default: every tag.
 	Tags Tags `json:"tags"`
+	// DerivedTags moves roll-up tags (v1.2, v1, latest) to the highest release of their line
+	// (docs/registry.md, "Tag policy"). Default: none.
+	DerivedTags DerivedTags `json:"derivedTags"`
 }
+
+// DerivedTags chooses the roll-up tags the bridge derives from a registry's
+// release tags ([v]MAJOR.MINOR.PATCH, no pre-release) that its tags filter
+// keeps. A roll-up name the registry has as a tag of its own is never derived.
+type DerivedTags struct {
+	// Semver maps [v]MAJOR.MINOR and [v]MAJOR to the highest release of that line (same prefix). Default false.
+	Semver bool `json:"semver"`
+	// Latest maps latest to the highest release of all (on a tie, the v-prefixed tag). Default false.
+	Latest bool `json:"latest"`
+}
+
+// Any reports whether any roll-up tag is derived.
+func (d DerivedTags) Any() bool { return d.Semver || d.Latest }
 
 // Streams is applied to an image stream when the bridge creates it, never to
 // one that exists.

@@ -259,7 +259,8 @@ var metricToken = regexp.MustCompile("`(?:imagestream_bridge_)?([a-z][a-z0-9_]*_
 func TestMetricNamesExist(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	metrics.New(reg, "test", metrics.Labels{Registries: []string{"main"}, Senders: map[string]string{"main": "distribution"},
-		SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(), RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages()})
+		SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(), RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages(),
+		DerivedResults: bridge.DerivedResults()})
 	families, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -284,7 +284,8 @@ func (e *env) cliConfig(admin bool) string {
 	main := e.cfg.Registries[0]
 	c := &config.Config{LogLevel: "error",
 		Registries: []config.Registry{{Name: "main", URL: e.reg.URL, WebhookToken: "x",
-			Clusters: main.Clusters, DeleteTags: main.DeleteTags, DeleteTagsMaxShare: main.DeleteTagsMaxShare, Tags: main.Tags}},
+			Clusters: main.Clusters, DeleteTags: main.DeleteTags, DeleteTagsMaxShare: main.DeleteTagsMaxShare, Tags: main.Tags,
+			DerivedTags: main.DerivedTags, MaxTagsPerStream: main.MaxTagsPerStream}},
 		OpenShift:     config.OpenShift{Kubeconfig: e.cfg.OpenShift.Kubeconfig},
 		OtherClusters: e.cfg.OtherClusters, QueueSize: e.cfg.QueueSize}
 	if e.proxy != nil {

@@ -96,5 +96,5 @@ func testLabels(registries ...string) Labels {
 		senders[r] = "distribution"
 	}
 	return Labels{Registries: registries, Senders: senders, SkipReasons: bridge.SkipReasons(), FailureReasons: bridge.FailureReasons(),
-		RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages()}
+		RetryReasons: bridge.RetryReasons(), Stages: bridge.Stages(), DerivedResults: bridge.DerivedResults()}
 }

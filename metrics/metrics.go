@@ -48,6 +48,8 @@ type Labels struct {
 	Senders        map[string]string
 	SkipReasons    []string
 	FailureReasons []string
+	// DerivedResults are what became of a roll-up tag (derivedTags).
+	DerivedResults []string
 	RetryReasons   []string
 	Stages         []string
 }
@@ -85,6 +87,7 @@ type Metrics struct {
 	workersStalled  prometheus.Gauge
 	clusterUp       *prometheus.GaugeVec
 	tagsDeleted     *prometheus.CounterVec
+	derivedTags     *prometheus.CounterVec
 	// JournalQuarantined and FailedEvicted mirror counts kept by the journal.
 	journalQuarantined prometheus.Gauge
 	failedEvicted      prometheus.Gauge
@@ -162,6 +165,8 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 			Help: "1 while the cluster's API server answers (the last call or probe got an answer below 500), 0 otherwise."}, []string{"cluster"}),
 		tagsDeleted: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "tags_deleted_total",
 			Help: "Image stream tags deleted because their registry tag was deleted (deleteTags)."}, []string{"registry", "cluster"}),
+		derivedTags: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "derived_tags_total",
+			Help: "Roll-up tags (derivedTags: v1.2, v1, latest) moved to their line's highest release, deleted with their line, or left out at maxTagsPerStream, by result."}, []string{"registry", "cluster", "result"}),
 	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: ns, Name: "build_info",
 		Help: "Build information; the value is always 1."}, []string{"version", "goversion"})
@@ -176,7 +181,7 @@ func New(reg prometheus.Registerer, version string, labels Labels) *Metrics {
 		m.journalBytes, m.failedEvents, m.ackDuration, m.pushToMapped, m.fetchDuration, m.apiDuration,
 		m.cacheRequests, m.resyncRuns, m.resyncDrift, m.resyncFixed, m.resyncRefused, m.resyncDuration, m.resyncLastEnd,
 		m.leader, m.eventLogUp, m.rejectedLogDrop, m.metadataEmpty, m.childFailures, m.workersStalled,
-		m.journalQuarantined, m.failedEvicted, m.clusterUp, m.tagsDeleted, buildInfo, registryInfo,
+		m.journalQuarantined, m.failedEvicted, m.clusterUp, m.tagsDeleted, m.derivedTags, buildInfo, registryInfo,
 	} {
 		f(c)
 	}
@@ -205,6 +210,9 @@ func (m *Metrics) precreate() {
 			}
 			m.pushToMapped.WithLabelValues(r, cl)
 			m.tagsDeleted.WithLabelValues(r, cl)
+			for _, res := range m.labels.DerivedResults {
+				m.derivedTags.WithLabelValues(r, cl, res)
+			}
 		}
 		for _, c := range Codes {
 			m.notifications.WithLabelValues(r, c)

@@ -51,6 +51,11 @@ func (m *Metrics) TagDeleted(registry, cluster string) {
 	m.tagsDeleted.WithLabelValues(registry, cluster).Inc()
 }
 
+// Derived counts one roll-up tag (derivedTags) moved, deleted or left out at maxTagsPerStream in cluster.
+func (m *Metrics) Derived(registry, cluster, result string) {
+	m.derivedTags.WithLabelValues(registry, cluster, result).Inc()
+}
+
 // ClusterUp sets whether cluster's API server answers.
 func (m *Metrics) ClusterUp(cluster string, up bool) {
 	m.clusterUp.WithLabelValues(cluster).Set(bool01(up))

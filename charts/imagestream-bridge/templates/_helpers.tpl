@@ -168,10 +168,12 @@ keyKey: {file: tls.key, config: tls.keyFile}
 {{- end }}
 {{- end }}
 
-{{/* "true" when a registry caps stream tags (maxTagsPerStream) in the default cluster: it GETs each stream it maps to. */}}
-{{- define "imagestream-bridge.tagLimit" -}}
+{{/* "true" when a registry caps stream tags (maxTagsPerStream) or derives roll-up tags (derivedTags) in the
+default cluster: it GETs each stream it maps to (derivedTags: after each release). */}}
+{{- define "imagestream-bridge.streamGet" -}}
 {{- range .Values.config.registries }}
-{{- if and .maxTagsPerStream (or (not .clusters) (has "default" .clusters)) }}true{{ end }}
+{{- $derived := default dict .derivedTags }}
+{{- if and (or .maxTagsPerStream $derived.semver $derived.latest) (or (not .clusters) (has "default" .clusters)) }}true{{ end }}
 {{- end }}
 {{- end }}
 

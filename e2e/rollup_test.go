@@ -1,0 +1,116 @@
+package e2e_test
+
+import (
+	"bytes"
+	"slices"
+	"testing"
+
+	"github.com/imagestream-bridge/imagestream-bridge/app"
+	"github.com/imagestream-bridge/imagestream-bridge/config"
+)
+
+// streamTags lists the status tags of ns/stream.
+func (e *env) streamTags(ns, stream string) []string {
+	e.t.Helper()
+	var out []string
+	if s := e.api.Stream(ns, stream); s != nil {
+		for _, t := range s.Status.Tags {
+			out = append(out, t.Tag)
+		}
+	}
+	return out
+}
+
+// TestRollupTagsWithRealPushes pushes releases through the registry's own
+// notifications to a registry with derivedTags: the roll-up tags follow the
+// highest release of their line whatever order the workers apply the pushes
+// in, a pre-release rolls up nowhere, an unprefixed line rolls up alike, and
+// with deleteTags deleting a line's highest release moves its roll-up back
+// (or deletes it with the line's last release).
+func TestRollupTagsWithRealPushes(t *testing.T) {
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) {
+		c.Registries[0].DerivedTags = config.DerivedTags{Semver: true, Latest: true}
+		c.Registries[0].DeleteTags = true
+	}})
+	d123 := e.push("roll/app", "v1.2.3", randomImage(t, 1, false))
+	d130 := e.push("roll/app", "v1.3.0", randomImage(t, 1, false))
+	d124 := e.push("roll/app", "v1.2.4", randomImage(t, 1, false))
+	rc := e.push("roll/app", "v2.0.0-rc.1", randomImage(t, 1, false))
+	for tag, d := range map[string]string{"v1.2.3": d123, "v1.3.0": d130, "v1.2.4": d124, "v2.0.0-rc.1": rc,
+		"v1.2": d124, "v1.3": d130, "v1": d130, "latest": d130} {
+		e.waitTag("roll", "app", tag, d)
+	}
+	if tags := e.streamTags("roll", "app"); len(tags) != 8 || slices.Contains(tags, "v2") || slices.Contains(tags, "v2.0") {
+		t.Errorf("stream tags %v, want the four pushed and v1.2, v1.3, v1, latest (nothing for v2)", tags)
+	}
+	if n := e.metric(`imagestream_bridge_derived_tags_total{cluster="default",registry="main",result="mapped"}`); n < 4 {
+		t.Errorf("derived_tags_total mapped = %v, want at least 4", n)
+	}
+
+	// Without a prefix, 1.2.3 rolls up to 1.2 and 1 (and latest of its repository).
+	p123 := e.push("roll/plain", "1.2.3", randomImage(t, 1, false))
+	for _, tag := range []string{"1.2.3", "1.2", "1", "latest"} {
+		e.waitTag("roll", "plain", tag, p123)
+	}
+
+	// deleteTags: deleting v1.2.4 moves v1.2 back to v1.2.3; v1 and latest stay on v1.3.0.
+	e.deleteTag("roll/app", "v1.2.4")
+	e.waitFor("v1.2.4 deleted", func() bool { return !slices.Contains(e.streamTags("roll", "app"), "v1.2.4") })
+	e.waitTag("roll", "app", "v1.2", d123)
+	for tag, d := range map[string]string{"v1": d130, "latest": d130, "v1.3": d130} {
+		if h := e.api.TagHistory("roll", "app", tag); len(h) == 0 || h[0] != d {
+			t.Errorf("%s history %v after deleting v1.2.4, want %s on top", tag, h, d)
+		}
+	}
+	// Deleting v1.3.0, the last release of its line, deletes v1.3 and moves v1 and latest back to v1.2.3.
+	e.deleteTag("roll/app", "v1.3.0")
+	e.waitFor("v1.3.0 and v1.3 deleted", func() bool {
+		tags := e.streamTags("roll", "app")
+		return !slices.Contains(tags, "v1.3.0") && !slices.Contains(tags, "v1.3")
+	})
+	e.waitTag("roll", "app", "v1", d123)
+	e.waitTag("roll", "app", "latest", d123)
+	if n := e.metric(`imagestream_bridge_derived_tags_total{cluster="default",registry="main",result="deleted"}`); n != 1 {
+		t.Errorf("derived_tags_total deleted = %v, want 1", n)
+	}
+}
+
+// TestResyncRepairsRollupTags: a roll-up tag moved by something else (here
+// the registry "other", which derives nothing) is moved back by resync, and
+// with deleteTags resync never removes a roll-up tag although the registry
+// never lists one.
+func TestResyncRepairsRollupTags(t *testing.T) {
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) {
+		c.Registries[0].DerivedTags = config.DerivedTags{Semver: true, Latest: true}
+		c.Registries[0].DeleteTags = true
+		c.Registries[0].DeleteTagsMaxShare = 1
+	}})
+	d1 := e.push("fix/app", "v1.0.0", randomImage(t, 1, false))
+	d2 := e.push("fix/app", "v1.1.0", randomImage(t, 1, false))
+	for _, tag := range []string{"v1.1", "v1", "latest"} {
+		e.waitTag("fix", "app", tag, d2)
+	}
+	e.waitTag("fix", "app", "v1.0", d1)
+	// Moved by hand: v1 now holds the older release.
+	if a := e.post("other", "Bearer other-token", eventsType, envelope(event("o1", "fix/app", "v1", d1, schema2))); a.status != 202 && a.status != 200 {
+		t.Fatalf("other: %d %s", a.status, a.body)
+	}
+	e.waitTag("fix", "app", "v1", d1)
+
+	var out, errOut bytes.Buffer
+	if code := app.Main(t.Context(), []string{"resync", "--config", e.cliConfig(false)}, &out, &errOut); code != 0 {
+		t.Fatalf("resync exit %d: %s", code, errOut.String())
+	}
+	if !bytes.Contains(out.Bytes(), []byte("1 tags drifted")) {
+		t.Errorf("resync output:\n%s", out.String())
+	}
+	e.waitTag("fix", "app", "v1", d2)
+	if tags := e.streamTags("fix", "app"); len(tags) != 6 {
+		t.Errorf("stream tags after resync %v, want v1.0.0, v1.1.0, v1.0, v1.1, v1, latest", tags)
+	}
+	out.Reset()
+	app.Main(t.Context(), []string{"resync", "--config", e.cliConfig(false), "--dry-run"}, &out, &errOut)
+	if !bytes.Contains(out.Bytes(), []byte("0 tags drifted")) {
+		t.Errorf("second resync found drift:\n%s", out.String())
+	}
+}
