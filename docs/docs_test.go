@@ -23,7 +23,6 @@ import (
 	"github.com/imagestream-bridge/imagestream-bridge/bridge"
 	"github.com/imagestream-bridge/imagestream-bridge/config"
 	"github.com/imagestream-bridge/imagestream-bridge/eventlog"
-	"github.com/imagestream-bridge/imagestream-bridge/journal"
 	"github.com/imagestream-bridge/imagestream-bridge/metrics"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox"
 	"github.com/imagestream-bridge/imagestream-bridge/sandbox/loopback"
@@ -108,9 +107,9 @@ func TestUnknownRegistryStatus(t *testing.T) {
 
 // TestJournalFileNames: the file names the docs give the journal's files
 // (dataDir/journal.log, journal.log.quarantine, journal.created, journal.db,
-// journal.db.migrated, and journal.log.imported once the event log imported
-// it) are the files the journal and the import write; a "quarantine bucket"
-// is only the old bbolt file's.
+// and journal.log.imported once the event log imported them) are the files
+// a journal left by an older version holds and the import writes; a
+// "quarantine bucket" is only the old bbolt file's.
 func TestJournalFileNames(t *testing.T) {
 	ctx := t.Context()
 	written := map[string]bool{}
@@ -123,80 +122,40 @@ func TestJournalFileNames(t *testing.T) {
 			written[e.Name()] = true
 		}
 	}
-	job := func(i int) []*journal.Job {
-		return []*journal.Job{{ID: fmt.Sprint("e", i), Namespace: "ns", Stream: "s", Tag: fmt.Sprint("t", i), Digest: "sha256:x"}}
-	}
-
-	// The log, its marker, and a damaged record between good ones: quarantined.
-	dir := t.TempDir()
-	quiet := journal.WithLogger(slog.New(slog.DiscardHandler))
-	l, err := journal.Open(dir, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ends []int64
-	for i := range 5 {
-		if err := l.Append(ctx, job(i)); err != nil {
-			t.Fatal(err)
-		}
-		ends = append(ends, l.Size())
-	}
-	if err := l.Close(); err != nil {
-		t.Fatal(err)
-	}
-	list(dir)
-	var logName string
-	for name := range written {
-		if strings.HasPrefix(name, "journal.") && !strings.Contains(name, "created") {
-			logName = name
-		}
-	}
-	p := filepath.Join(dir, logName)
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[(ends[1]+ends[2])/2] ^= 0x40 // inside the third record
-	if err := os.WriteFile(p, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if l, err = journal.Open(dir, quiet); err != nil {
-		t.Fatal(err)
-	}
-	if l.Quarantined() != 1 {
-		t.Errorf("a damaged record between good ones: quarantined %d, want 1", l.Quarantined())
-	}
-	l.Close()
-	list(dir)
-
-	// An old bbolt journal, migrated at start.
-	dir = t.TempDir()
-	b, err := journal.OpenBolt(dir, quiet)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Append(ctx, job(0)); err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
-	list(dir)
-	if l, err = journal.Open(dir, quiet); err != nil {
-		t.Fatal(err)
-	}
-	l.Close()
-	list(dir)
-
-	// The event log imports both journals once and renames their files.
+	// The journals an older version left (written by its journal, which is
+	// gone), the log with a damaged record between good ones: quarantined.
 	events, err := eventlog.Open(ctx, eventlog.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer events.Close()
-	for _, d := range []string{filepath.Dir(p), dir} {
-		if pending, _, err := events.Import(ctx, d); err != nil || pending == 0 {
-			t.Fatalf("import the journal in %s: %d pending, %v", d, pending, err)
+	for _, fixture := range []string{"log", "bolt"} {
+		dir := t.TempDir()
+		src := filepath.Join("..", "journal", "testdata", fixture)
+		entries, err := os.ReadDir(src)
+		if err != nil {
+			t.Fatal(err)
 		}
-		list(d)
+		for _, e := range entries {
+			data, err := os.ReadFile(filepath.Join(src, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if e.Name() == "journal.log" {
+				data[len(data)/3] ^= 0x40 // inside a record followed by others
+			}
+			if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		list(dir)
+		if pending, _, err := events.Import(ctx, dir); err != nil || pending == 0 {
+			t.Fatalf("import the journal in %s: %d pending, %v", dir, pending, err)
+		}
+		list(dir)
+	}
+	if !written["journal.log.quarantine"] {
+		t.Errorf("the damaged record was not quarantined: files %v", keys(written))
 	}
 
 	mentioned := map[string][]string{}
@@ -213,12 +172,12 @@ func TestJournalFileNames(t *testing.T) {
 	}
 	for f, where := range mentioned {
 		if !written[f] {
-			t.Errorf("%v name the journal file %s; the journal writes %v", where, f, keys(written))
+			t.Errorf("%v name the journal file %s; the journal and its import leave %v", where, f, keys(written))
 		}
 	}
 	for _, f := range []string{"journal.log", "journal.log.quarantine", "journal.log" + eventlog.ImportedSuffix} {
 		if written[f] && len(mentioned[f]) == 0 {
-			t.Errorf("the journal writes %s; no doc names it", f)
+			t.Errorf("the journal or its import leaves %s; no doc names it", f)
 		}
 	}
 }

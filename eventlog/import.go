@@ -13,24 +13,20 @@ import (
 // ImportedSuffix is added to the journal files once their events are in the log.
 const ImportedSuffix = ".imported"
 
-// journalFiles are the files of the retired journal, renamed after the import
-// (journal.db is renamed journal.db.migrated by the journal itself when it
-// reads it into journal.log).
-var journalFiles = []string{"journal.log", "journal.db", "journal.created"}
-
 // Import moves a journal left in dir (journal.log, or the older bbolt
 // journal.db) into the log once: its pending events are appended (Verify set:
 // they may be older than what was applied meanwhile) and its failed list
-// recorded, then the files are renamed with ImportedSuffix so nothing reads
-// them again. The journal is read by package journal with its own rules (a
-// damaged record is quarantined and logged at ERROR, an unreadable file is
-// ErrDamaged with what to do). A crash before the rename imports again:
-// events are deduplicated by id, failed entries replace themselves, and an
-// event applied twice is harmless. It returns how many pending events and
-// failed entries it imported; 0, 0 and nil when there is no journal.
+// recorded, then the journal's files are renamed with ImportedSuffix so
+// nothing reads them again. The journal is read by package journal with the
+// rules of the stores that wrote it (a damaged record is quarantined and
+// logged at ERROR, an unreadable file is ErrDamaged with what to do). A crash
+// before the rename imports again: events are deduplicated by id, failed
+// entries replace themselves, and an event applied twice is harmless. It
+// returns how many pending events and failed entries it imported; 0, 0 and
+// nil when there is no journal.
 func (l *Log) Import(ctx context.Context, dir string) (pending, failed int, err error) {
 	found := false
-	for _, f := range journalFiles[:2] {
+	for _, f := range journal.Files {
 		if _, err := os.Stat(filepath.Join(dir, f)); err == nil {
 			found = true
 		}
@@ -38,21 +34,8 @@ func (l *Log) Import(ctx context.Context, dir string) (pending, failed int, err 
 	if !found {
 		return 0, 0, nil
 	}
-	j, err := journal.Open(dir, journal.WithLogger(l.opts.Logger))
+	jobs, list, err := journal.Read(dir, l.opts.Logger)
 	if err != nil {
-		return 0, 0, fmt.Errorf("import journal: %w", err)
-	}
-	jobs, err := j.Pending()
-	if err != nil {
-		j.Close()
-		return 0, 0, fmt.Errorf("import journal: %w", err)
-	}
-	list, err := j.FailedList()
-	if err != nil {
-		j.Close()
-		return 0, 0, fmt.Errorf("import journal: %w", err)
-	}
-	if err := j.Close(); err != nil {
 		return 0, 0, fmt.Errorf("import journal: %w", err)
 	}
 	for _, jb := range jobs {
@@ -69,13 +52,17 @@ func (l *Log) Import(ctx context.Context, dir string) (pending, failed int, err 
 			return 0, 0, fmt.Errorf("import journal: %w", err)
 		}
 	}
-	for _, f := range journalFiles {
+	var kept []string
+	for _, f := range journal.Files {
 		p := filepath.Join(dir, f)
-		if err := os.Rename(p, p+ImportedSuffix); err != nil && !errors.Is(err, os.ErrNotExist) {
+		err := os.Rename(p, p+ImportedSuffix)
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return 0, 0, fmt.Errorf("import journal: %w", err)
 		}
+		if err == nil {
+			kept = append(kept, f+ImportedSuffix)
+		}
 	}
-	l.opts.Logger.Info("event log: imported the journal", "dir", dir, "pending", len(jobs), "failed", len(list),
-		"kept", "journal.log"+ImportedSuffix)
+	l.opts.Logger.Info("event log: imported the journal", "dir", dir, "pending", len(jobs), "failed", len(list), "kept", kept)
 	return len(jobs), len(list), nil
 }

@@ -1,238 +1,93 @@
 package journal
 
 import (
-	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"log/slog"
 	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
+
+// journal.db is a bbolt file with the buckets pending and failed, each
+// record the JSON of a Job or Failed under its seq (8 bytes, big-endian), and
+// a bucket quarantine of records moved aside when it was opened.
+const boltFile = "journal.db"
 
 var (
-	bucketPending    = []byte("pending")
-	bucketFailed     = []byte("failed")
-	bucketQuarantine = []byte("quarantine")
+	bucketPending = []byte("pending")
+	bucketFailed  = []byte("failed")
 )
 
-// maxBatch bounds how many operations share one transaction.
-const maxBatch = 512
-
-// Bolt is a durable store in DIR/journal.db. Appends from concurrent callers
-// are committed together: the first caller's transaction starts at once, and
-// everything that arrives while it syncs rides the next one, so throughput
-// grows with concurrency while a lone caller waits for one fsync only.
-type Bolt struct {
-	db     *bolt.DB
-	path   string
-	log    *slog.Logger
-	ops    chan op
-	wg     sync.WaitGroup
-	mu     sync.RWMutex
-	closed bool
-
-	// fmu serialises changes of the failed list and guards failedIdx, the seq
-	// of the one entry kept per failure key.
-	fmu         sync.Mutex
-	failedIdx   map[string]uint64
-	maxFailed   int
-	evicted     atomic.Uint64
-	quarantined atomic.Int64
-	commits     atomic.Uint64 // write transactions of the loop (two fdatasyncs each)
-}
-
-type op struct {
-	jobs []*Job
-	done uint64
-	errc chan error
-}
-
-// loop commits operations in batches. Deletions of applied jobs need no fsync
-// of their own (a job applied twice after a crash is harmless), so they wait
-// for the next append's commit, or for doneFlush when no append comes.
-func (b *Bolt) loop() {
-	defer b.wg.Done()
-	batch := make([]op, 0, maxBatch)
-	var done []uint64
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	for {
-		var first op
-		var ok bool
-		select {
-		case first, ok = <-b.ops:
-		case <-timer.C:
-			b.commit(nil, done)
-			done = done[:0]
-			continue
-		}
-		if !ok {
-			b.commit(nil, done)
-			return
-		}
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case o, ok := <-b.ops:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, o)
-			default:
-				break drain
-			}
-		}
-		appends := batch[:0:0]
-		for _, o := range batch {
-			if o.done != 0 {
-				done = append(done, o.done)
-			} else {
-				appends = append(appends, o)
-			}
-		}
-		if len(appends) == 0 && len(done) < maxDone {
-			if len(done) == len(batch) { // the first deletion since the last commit
-				timer.Reset(doneFlush)
-			}
-			continue
-		}
-		err := b.commit(appends, done)
-		done = done[:0]
-		timer.Stop()
-		for _, o := range appends {
-			o.errc <- err
-		}
-	}
-}
-
-// Deletions wait at most doneFlush, or until maxDone are pending.
-const (
-	doneFlush = 250 * time.Millisecond
-	maxDone   = 4096
-)
-
-// commit writes appends and deletions in one transaction (one fsync).
-func (b *Bolt) commit(appends []op, done []uint64) error {
-	if len(appends) == 0 && len(done) == 0 {
+// readBolt adds the pending jobs and failed entries of the bbolt journal at
+// path, if there, to the state, numbered after what it holds. The file is
+// walked first (checkFile) and opened read-only: bbolt's free-list scan,
+// whose panic on a damaged page no recover can catch, runs only for writers.
+// A panic while reading, and only there, becomes ErrDamaged.
+func (s *state) readBolt(path string) (err error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
-	err := b.db.Update(func(tx *bolt.Tx) error {
-		pending := tx.Bucket(bucketPending)
-		for _, seq := range done {
-			if err := pending.Delete(key(seq)); err != nil {
-				return err
+	if err := checkFile(path); err != nil {
+		return damaged(path, err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 5 * time.Second})
+	switch {
+	case errors.Is(err, berrors.ErrTimeout):
+		return fmt.Errorf("read journal %s: locked by another process (an older serve with the same dataDir?)", path)
+	case errors.Is(err, os.ErrPermission):
+		return fmt.Errorf("read journal %s: %w", path, err)
+	case err != nil:
+		return damaged(path, err)
+	}
+	defer db.Close()
+	var bad []string // logged after the read: nothing of the caller's runs under the recover
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				err = damaged(path, fmt.Errorf("bbolt panicked: %v", r))
 			}
-		}
-		for _, o := range appends {
-			for _, j := range o.jobs {
-				seq, err := pending.NextSequence()
-				if err != nil {
-					return err
-				}
-				j.Seq = seq
-				v, err := json.Marshal(j)
-				if err != nil {
-					return err
-				}
-				if err := pending.Put(key(seq), v); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
-	if err == nil {
-		b.commits.Add(1)
+		}()
+		err = db.View(func(tx *bolt.Tx) error { bad = s.readBuckets(tx); return nil })
+	}()
+	for _, b := range bad {
+		s.log.Error("journal: skipped a damaged record (it stays in the file); the rest proceeds", "file", path, "record", b)
 	}
 	return err
 }
 
-func key(seq uint64) []byte {
-	k := make([]byte, 8)
-	binary.BigEndian.PutUint64(k, seq)
-	return k
-}
-
-// send queues an operation unless the store is closed.
-func (b *Bolt) send(o op) error {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	if b.closed {
-		return ErrClosed
-	}
-	b.ops <- o
-	return nil
-}
-
-// Append commits jobs durably (fsync) before returning.
-func (b *Bolt) Append(ctx context.Context, jobs []*Job) error {
-	errc := make(chan error, 1)
-	if err := b.send(op{jobs: jobs, errc: errc}); err != nil {
-		return err
-	}
-	select {
-	case err := <-errc:
-		if err != nil {
-			return fmt.Errorf("append to journal: %w", err)
+// readBuckets reads the pending and failed buckets into the state and
+// returns what it skipped.
+func (s *state) readBuckets(tx *bolt.Tx) (bad []string) {
+	base := s.next
+	for _, name := range [][]byte{bucketPending, bucketFailed} {
+		b := tx.Bucket(name)
+		if b == nil {
+			continue
 		}
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// Done deletes a job in the next batch.
-func (b *Bolt) Done(seq uint64) { _ = b.send(op{done: seq}) }
-
-// Pending returns the jobs not yet done in Seq order. Records that do not
-// decode were moved to quarantine at open; one found later is skipped and logged.
-func (b *Bolt) Pending() ([]*Job, error) {
-	var out []*Job
-	err := b.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketPending).ForEach(func(k, v []byte) error {
-			var j Job
-			if err := json.Unmarshal(v, &j); err != nil {
-				b.log.Error("journal: skipping an unreadable pending record", "file", b.path, "key", fmt.Sprintf("%x", k), "err", err)
+		_ = b.ForEach(func(k, v []byte) error {
+			var f Failed // both Job and Failed decode into it; a wrongly typed field fails here
+			err := json.Unmarshal(v, &f)
+			if err == nil && (len(k) != 8 || f.Seq != binary.BigEndian.Uint64(k)) {
+				err = fmt.Errorf("record seq %d does not match its key", f.Seq)
+			}
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%s/%x: %v", name, k, err))
 				return nil
 			}
-			out = append(out, &j)
+			f.Seq += base
+			s.next = max(s.next, f.Seq)
+			if string(name) == string(bucketPending) {
+				j := f.Job
+				s.jobs[j.Seq] = &j
+			} else {
+				s.failed.put(f)
+			}
 			return nil
 		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read journal: %w", err)
 	}
-	return out, nil
-}
-
-// Size is the journal file size.
-func (b *Bolt) Size() int64 {
-	fi, err := os.Stat(b.path)
-	if err != nil {
-		return 0
-	}
-	return fi.Size()
-}
-
-// Durable is true.
-func (b *Bolt) Durable() bool { return true }
-
-// Close commits queued operations and closes the file.
-func (b *Bolt) Close() error {
-	b.mu.Lock()
-	if b.closed {
-		b.mu.Unlock()
-		return nil
-	}
-	b.closed = true
-	close(b.ops)
-	b.mu.Unlock()
-	b.wg.Wait()
-	return b.db.Close()
+	return bad
 }
