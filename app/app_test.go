@@ -42,7 +42,7 @@ func TestInvalidConfigNamesTheKey(t *testing.T) {
 		{"registries: [{name: main, url: http://r, webhookTokenFile: /nonexistent/token}]\n", "registries[0].webhookTokenFile"},
 	} {
 		p := filepath.Join(dir, "c.yaml")
-		os.WriteFile(p, []byte(tc.yaml+"openshift: {kubeconfig: "+emptyKubeconfig(t)+"}\n"), 0o600)
+		mustWrite(t, p, []byte(tc.yaml+"openshift: {kubeconfig: "+emptyKubeconfig(t)+"}\n"), 0o600)
 		var out, errOut bytes.Buffer
 		code := app.Main(t.Context(), []string{"serve", "--config", p}, &out, &errOut)
 		lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
@@ -68,9 +68,9 @@ func TestConfigAndServeRejectTheSame(t *testing.T) {
 	dir := t.TempDir()
 	kc := emptyKubeconfig(t)
 	empty := filepath.Join(dir, "empty.token")
-	os.WriteFile(empty, nil, 0o600)
+	mustWrite(t, empty, nil, 0o600)
 	garbage := filepath.Join(dir, "garbage.pem")
-	os.WriteFile(garbage, []byte("not a certificate"), 0o600)
+	mustWrite(t, garbage, []byte("not a certificate"), 0o600)
 	t.Setenv("KUBECONFIG", "")
 	reg := "registries: [{name: main, url: 'http://r', webhookToken: t}]\n"
 	for _, tc := range []struct{ name, yaml, want string }{
@@ -84,7 +84,7 @@ func TestConfigAndServeRejectTheSame(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "c.yaml")
-			os.WriteFile(p, []byte(tc.yaml), 0o600)
+			mustWrite(t, p, []byte(tc.yaml), 0o600)
 			var cOut, cErr, sOut, sErr bytes.Buffer
 			cCode := app.Main(t.Context(), []string{"config", "--config", p}, &cOut, &cErr)
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -103,7 +103,7 @@ func TestKubeconfigFromEnvironment(t *testing.T) {
 	kc := emptyKubeconfig(t)
 	t.Setenv("KUBECONFIG", kc)
 	p := filepath.Join(t.TempDir(), "c.yaml")
-	os.WriteFile(p, []byte("registries: [{name: main, url: 'http://r', webhookToken: t}]\n"), 0o600)
+	mustWrite(t, p, []byte("registries: [{name: main, url: 'http://r', webhookToken: t}]\n"), 0o600)
 	var out, errOut bytes.Buffer
 	if code := app.Main(t.Context(), []string{"config", "--config", p}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
@@ -192,11 +192,11 @@ func TestConfigExampleIsValid(t *testing.T) {
 	// The example points at files that exist in a pod; create them here.
 	s := strings.ReplaceAll(string(b), "/etc/imagestream-bridge", dir)
 	for _, f := range []string{"main.token", "main.password"} {
-		os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600)
+		mustWrite(t, filepath.Join(dir, f), []byte("x"), 0o600)
 	}
 	srv := httptest.NewTLSServer(http.NotFoundHandler())
 	srv.Close()
-	os.WriteFile(filepath.Join(dir, "ca.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
+	mustWrite(t, filepath.Join(dir, "ca.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600)
 	if _, err := config.Parse([]byte(s)); err != nil {
 		t.Fatalf("config.example.yaml: %v", err)
 	}
@@ -204,7 +204,7 @@ func TestConfigExampleIsValid(t *testing.T) {
 
 func TestConfigCommandRedactsSecrets(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c.yaml")
-	os.WriteFile(p, []byte("registries: [{name: main, url: http://r, webhookToken: topsecret, username: u, password: hunter2}]\nopenshift: {kubeconfig: "+emptyKubeconfig(t)+"}\n"), 0o600)
+	mustWrite(t, p, []byte("registries: [{name: main, url: http://r, webhookToken: topsecret, username: u, password: hunter2}]\nopenshift: {kubeconfig: "+emptyKubeconfig(t)+"}\n"), 0o600)
 	var out, errOut bytes.Buffer
 	if code := app.Main(t.Context(), []string{"config", "--config", p}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
@@ -259,7 +259,9 @@ func notify(t *testing.T, url, token, id, repo, tag, digest string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		t.Errorf("read the answer: %v", err)
+	}
 	resp.Body.Close()
 	return resp.StatusCode
 }
@@ -283,8 +285,8 @@ func TestKill9KeepsAcknowledgedEvents(t *testing.T) {
 	kc, _ := api.WriteKubeconfig(dir)
 	addr, _ := sandbox.FreeAddr()
 	cfgFile := filepath.Join(dir, "config.yaml")
-	os.WriteFile(filepath.Join(dir, "token"), []byte("tok\n"), 0o600)
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
+	mustWrite(t, filepath.Join(dir, "token"), []byte("tok\n"), 0o600)
+	mustWrite(t, cfgFile, []byte(fmt.Sprintf(`
 listenAddress: %q
 dataDir: %q
 workers: 2
@@ -306,8 +308,12 @@ openshift: {kubeconfig: %q}
 			t.Fatalf("event %d: %d", i, code)
 		}
 	}
-	first.Process.Signal(syscall.SIGKILL)
-	first.Wait()
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Wait(); err == nil {
+		t.Fatal("serve exited 0 on SIGKILL")
+	}
 	if got := api.MappingCount.Load(); got >= n {
 		t.Fatalf("%d mappings before the crash: the test proves nothing", got)
 	}
@@ -329,7 +335,9 @@ openshift: {kubeconfig: %q}
 			t.Errorf("t%d history %v, want exactly one entry", i, h)
 		}
 	}
-	second.Process.Signal(syscall.SIGTERM)
+	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	if err := second.Wait(); err != nil {
 		t.Errorf("SIGTERM: %v, want exit 0", err)
 	}
@@ -369,7 +377,12 @@ openshift: {kubeconfig: %q}
 		ctx, cancel := context.WithCancel(context.Background())
 		r := &replica{url: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1)}
 		go func() { r.done <- app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln) }()
-		t.Cleanup(func() { cancel(); <-r.done })
+		t.Cleanup(func() {
+			cancel()
+			if err := <-r.done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
 		return r
 	}
 	a, b := startReplica(), startReplica()
@@ -383,7 +396,9 @@ openshift: {kubeconfig: %q}
 		t.Fatal("both replicas are ready")
 	}
 	img, _ := sandbox.RandomImage(1, false, "amd64")
-	sandbox.Push(reg.Host, "ha/app", "v1", img)
+	if err := sandbox.Push(reg.Host, "ha/app", "v1", img); err != nil {
+		t.Fatal(err)
+	}
 	d, _ := img.Digest()
 	if code := notify(t, follower.url+"/notifications/main", "tok", "h0", "ha/app", "v1", d.String()); code != http.StatusServiceUnavailable {
 		t.Errorf("follower answered %d, want 503", code)
@@ -395,11 +410,15 @@ openshift: {kubeconfig: %q}
 
 	stopped := time.Now()
 	leader.cancel()
-	<-leader.done
+	if err := <-leader.done; err != nil {
+		t.Errorf("leader's serve: %v", err)
+	}
 	waitFor(t, "failover", 15*time.Second, func() bool { return ready(follower.url) })
 	t.Logf("failover took %s", time.Since(stopped).Round(time.Millisecond))
 	img2, _ := sandbox.RandomImage(1, false, "amd64")
-	sandbox.Push(reg.Host, "ha/app", "v2", img2)
+	if err := sandbox.Push(reg.Host, "ha/app", "v2", img2); err != nil {
+		t.Fatal(err)
+	}
 	d2, _ := img2.Digest()
 	if code := notify(t, follower.url+"/notifications/main", "tok", "h2", "ha/app", "v2", d2.String()); code != http.StatusAccepted {
 		t.Errorf("new leader answered %d", code)
@@ -429,7 +448,7 @@ func TestAdminOnlyOnTheSocket(t *testing.T) {
 	yaml := fmt.Sprintf("listenAddress: %q\nadminSocket: %q\nresyncInterval: 0s\nregistries: [{name: main, url: 'http://127.0.0.1:1', webhookToken: t}]\nopenshift: {kubeconfig: %q}\n",
 		ln.Addr().String(), sock, kc)
 	cfgFile := filepath.Join(t.TempDir(), "config.yaml")
-	os.WriteFile(cfgFile, []byte(yaml), 0o600)
+	mustWrite(t, cfgFile, []byte(yaml), 0o600)
 	cfg, err := app.LoadConfig(cfgFile)
 	if err != nil {
 		t.Fatal(err)
@@ -437,7 +456,12 @@ func TestAdminOnlyOnTheSocket(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
 	url := "http://" + ln.Addr().String()
 	waitFor(t, "ready", 10*time.Second, func() bool { return ready(url) })
 
@@ -480,7 +504,7 @@ func TestAdminOnlyOnTheSocket(t *testing.T) {
 
 	// Without adminSocket the admin endpoints are off, and failed says how to turn them on.
 	off := filepath.Join(t.TempDir(), "off.yaml")
-	os.WriteFile(off, []byte(strings.Replace(yaml, fmt.Sprintf("adminSocket: %q\n", sock), "", 1)), 0o600)
+	mustWrite(t, off, []byte(strings.Replace(yaml, fmt.Sprintf("adminSocket: %q\n", sock), "", 1)), 0o600)
 	out.Reset()
 	errOut.Reset()
 	if code := app.Main(t.Context(), []string{"failed", "--config", off}, &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "set adminSocket") {
@@ -512,7 +536,11 @@ func startServe(t *testing.T, bin, cfgFile, addr string) *exec.Cmd {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		// The test may have stopped it already; then both fail, and either way it is gone.
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
 	waitFor(t, "binary ready", 20*time.Second, func() bool { return ready("http://" + addr) })
 	return cmd
 }

@@ -74,7 +74,12 @@ func TestBacklogStart(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
 	waitFor(t, "ready", 30*time.Second, func() bool { return ready("http://" + cfg.ListenAddress) })
 	time.Sleep(5 * time.Second) // the applier takes its windows and retries them
 	after := liveHeap()
@@ -139,8 +144,8 @@ func startBacklog(t *testing.T, bin string, api *sandbox.API, n int) backlogRun 
 	}
 	addr, _ := sandbox.FreeAddr()
 	r.cfgFile = filepath.Join(dir, "config.yaml")
-	os.WriteFile(filepath.Join(dir, "token"), []byte("tok\n"), 0o600)
-	os.WriteFile(r.cfgFile, []byte(fmt.Sprintf(`
+	mustWrite(t, filepath.Join(dir, "token"), []byte("tok\n"), 0o600)
+	mustWrite(t, r.cfgFile, []byte(fmt.Sprintf(`
 listenAddress: %q
 dataDir: %q
 queueSize: %d
@@ -163,7 +168,9 @@ openshift: {kubeconfig: %q}
 	if depth := metric("http://"+addr, "imagestream_bridge_queue_depth"); depth != float64(n) {
 		t.Errorf("queue depth %v, want the %d waiting events (nothing applies)\n%s", depth, n, logs.String())
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("serve after SIGTERM: %v\n%s", err, logs.String())
 	}

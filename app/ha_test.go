@@ -68,12 +68,12 @@ func startHA(t *testing.T, extra string) *haStack {
 	}
 	kc, _ := h.api.WriteKubeconfig(h.dir)
 	token := filepath.Join(h.dir, "token")
-	os.WriteFile(token, []byte("tok\n"), 0o600)
+	mustWrite(t, token, []byte("tok\n"), 0o600)
 	var urls []string
 	for _, name := range []string{"a", "b"} {
 		addr, _ := sandbox.FreeAddr()
 		r := &haReplica{name: name, addr: addr, cfgFile: filepath.Join(h.dir, name+".yaml"), logFile: filepath.Join(h.dir, name+".log")}
-		os.WriteFile(r.cfgFile, []byte(fmt.Sprintf(`
+		mustWrite(t, r.cfgFile, []byte(fmt.Sprintf(`
 listenAddress: %q
 workers: 4
 resyncInterval: 0s
@@ -149,7 +149,9 @@ func (h *haStack) signal(r *haReplica, sig syscall.Signal) <-chan error {
 	if r.cmd == nil {
 		return nil
 	}
-	r.cmd.Process.Signal(sig)
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		h.t.Errorf("signal %s to %s: %v", sig, r.name, err)
+	}
 	exited := r.exited
 	r.cmd = nil
 	return exited
@@ -157,7 +159,9 @@ func (h *haStack) signal(r *haReplica, sig syscall.Signal) <-chan error {
 
 func (h *haStack) kill(r *haReplica) {
 	if exited := h.signal(r, syscall.SIGKILL); exited != nil {
-		<-exited
+		if err := <-exited; err == nil {
+			h.t.Errorf("%s exited 0 on SIGKILL", r.name)
+		}
 	}
 }
 
@@ -221,8 +225,11 @@ func post(url, id, repo, tag, digest string) answer {
 	if err != nil {
 		return answer{}
 	}
-	io.Copy(io.Discard, resp.Body)
+	_, err = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
+	if err != nil {
+		return answer{}
+	}
 	return answer{code: resp.StatusCode, retryAfter: resp.Header.Get("Retry-After")}
 }
 

@@ -32,13 +32,15 @@ func TestKill9TwoClusters(t *testing.T) {
 	}
 	defer reg.Close()
 	dir := t.TempDir()
-	os.MkdirAll(filepath.Join(dir, "b"), 0o700)
+	if err := os.MkdirAll(filepath.Join(dir, "b"), 0o700); err != nil {
+		t.Fatal(err)
+	}
 	kcDefault, _ := def.WriteKubeconfig(dir)
 	kcB, _ := b.WriteKubeconfig(filepath.Join(dir, "b"))
 	addr, _ := sandbox.FreeAddr()
 	cfgFile := filepath.Join(dir, "config.yaml")
-	os.WriteFile(filepath.Join(dir, "token"), []byte("tok\n"), 0o600)
-	os.WriteFile(cfgFile, []byte(fmt.Sprintf(`
+	mustWrite(t, filepath.Join(dir, "token"), []byte("tok\n"), 0o600)
+	mustWrite(t, cfgFile, []byte(fmt.Sprintf(`
 listenAddress: %q
 dataDir: %q
 workers: 4
@@ -63,8 +65,12 @@ clusters: [{name: b, kubeconfig: %q}]
 	}
 	waitFor(t, "b maps every event while the default cluster is slow", 10*time.Second, func() bool { return b.MappingCount.Load() == n })
 	time.Sleep(300 * time.Millisecond) // the journal records b's targets done
-	first.Process.Signal(syscall.SIGKILL)
-	first.Wait()
+	if err := first.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Wait(); err == nil {
+		t.Fatal("serve exited 0 on SIGKILL")
+	}
 	if got := def.MappingCount.Load(); got >= n {
 		t.Fatalf("%d default mappings before the crash: the test proves nothing", got)
 	}
@@ -92,7 +98,9 @@ clusters: [{name: b, kubeconfig: %q}]
 			}
 		}
 	}
-	second.Process.Signal(syscall.SIGTERM)
+	if err := second.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	if err := second.Wait(); err != nil {
 		t.Errorf("SIGTERM: %v, want exit 0", err)
 	}

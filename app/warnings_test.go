@@ -29,9 +29,9 @@ func TestDeprecatedKeyWarns(t *testing.T) {
 	}
 	yaml := fmt.Sprintf("listenAddress: %q\nresyncInterval: 0s\nregistries: [{name: main, url: 'http://127.0.0.1:1', webhookToken: t}]\n"+
 		"openshift: {kubeconfig: %q, managedImages: true}\nclusters: [{name: two, kubeconfig: %q, managedImages: true}]\n", ln.Addr().String(), kc, kc+"2")
-	os.WriteFile(kc+"2", mustRead(t, kc), 0o600)
+	mustWrite(t, kc+"2", mustRead(t, kc), 0o600)
 	cfgFile := filepath.Join(t.TempDir(), "config.yaml")
-	os.WriteFile(cfgFile, []byte(yaml), 0o600)
+	mustWrite(t, cfgFile, []byte(yaml), 0o600)
 
 	var out, errOut bytes.Buffer
 	if code := app.Main(t.Context(), []string{"config", "--config", cfgFile}, &out, &errOut); code != 0 {
@@ -53,7 +53,9 @@ func TestDeprecatedKeyWarns(t *testing.T) {
 	go func() { done <- app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), ln) }()
 	waitFor(t, "ready", 10*time.Second, func() bool { return ready("http://" + ln.Addr().String()) })
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Errorf("serve: %v", err)
+	}
 	if s := logs.String(); !strings.Contains(s, "level=WARN") || !strings.Contains(s, "key=openshift.managedImages") || !strings.Contains(s, "key=clusters[0].managedImages") {
 		t.Errorf("serve log has no warning for both managedImages keys:\n%s", s)
 	}
@@ -66,6 +68,14 @@ func mustRead(t *testing.T, file string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// mustWrite writes data to file, or fails the test.
+func mustWrite(t *testing.T, file string, data []byte, perm os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(file, data, perm); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines to log into.

@@ -130,7 +130,9 @@ func TestResyncTrustsTagsMappedFromEvents(t *testing.T) {
 		t.Errorf("second pass HEADs %v, want only v4 and v5 (v1-v3 were mapped from notifications since the last pass)", h)
 	}
 	// A third pass trusts them no more: they were mapped before the second began.
-	b.Resync(t.Context(), true, nil)
+	if _, err := b.Resync(t.Context(), true, nil); err != nil {
+		t.Fatalf("third pass: %v", err)
+	}
 	if h := f.takeHeads(); len(h) != 5 {
 		t.Errorf("third pass HEADs %v, want one per tag", h)
 	}
@@ -144,13 +146,17 @@ func TestResyncChecksIdleTagsLessOften(t *testing.T) {
 	old := inStep(fiveTags, time.Now().Add(-48*time.Hour))
 	old.Status.Tags[4].Items[0].Created = metav1.NewTime(time.Now()) // v5 moved just now
 	b := newResyncBridge(t, resyncYAML, f, &streamsAPI{streams: []imagev1.ImageStream{old}})
-	b.Resync(t.Context(), true, nil)
+	if _, err := b.Resync(t.Context(), true, nil); err != nil {
+		t.Fatalf("first pass: %v", err)
+	}
 	if h := f.takeHeads(); len(h) != 5 {
 		t.Fatalf("first pass HEADs %v, want one per tag", h)
 	}
 	total := map[string]int{}
 	for pass := 1; pass <= 8; pass++ {
-		b.Resync(t.Context(), true, nil)
+		if _, err := b.Resync(t.Context(), true, nil); err != nil {
+			t.Fatalf("pass %d: %v", pass, err)
+		}
 		h := f.takeHeads()
 		if h["v5"] != 1 {
 			t.Errorf("pass %d: v5 (moved now) HEADs %d, want 1", pass, h["v5"])
@@ -214,13 +220,18 @@ func TestStreamCacheIsBounded(t *testing.T) {
 		t.Fatalf("5 concurrent askers listed namespace a %d times, want 1", n)
 	}
 	for _, ns := range []string{"b", "c"} { // a is now the least recently used: out
-		c.get(t.Context(), b, tg, ns)
+		if _, err := c.get(t.Context(), b, tg, ns); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if n := c.ll.Len(); n != 2 {
 		t.Errorf("cache holds %d namespaces, want at most 2", n)
 	}
-	c.get(t.Context(), b, tg, "c")
-	c.get(t.Context(), b, tg, "a")
+	for _, ns := range []string{"c", "a"} {
+		if _, err := c.get(t.Context(), b, tg, ns); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if api.count("a") != 2 || api.count("c") != 1 {
 		t.Errorf("listings a=%d c=%d, want a listed again (evicted) and c once (held)", api.count("a"), api.count("c"))
 	}

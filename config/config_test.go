@@ -58,7 +58,9 @@ func TestResyncCanBeTurnedOff(t *testing.T) {
 func TestErrorsNameTheKeyPath(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty.token")
-	os.WriteFile(empty, []byte(" \n"), 0o600)
+	if err := os.WriteFile(empty, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	const reg = "registries: [{name: main, url: 'http://r', webhookToken: t}]\n"
 	for _, tc := range []struct{ name, yaml, want string }{
 		{"duration without unit", "resyncInterval: 10\n" + reg, `resyncInterval: must be a duration with a unit such as "30s"`},

@@ -31,7 +31,9 @@ func TestNATSDefaults(t *testing.T) {
 
 func TestNATSURLFile(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "url")
-	os.WriteFile(p, []byte("nats://user:pw@nats.nats.svc:4222\n"), 0o600)
+	if err := os.WriteFile(p, []byte("nats://user:pw@nats.nats.svc:4222\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	c, err := Parse([]byte("nats: {urlFile: " + p + "}" + natsReg))
 	if err != nil {
 		t.Fatal(err)
@@ -47,9 +49,13 @@ func TestNATSURLFile(t *testing.T) {
 func TestNATSValidated(t *testing.T) {
 	dir := t.TempDir()
 	empty := filepath.Join(dir, "empty")
-	os.WriteFile(empty, nil, 0o600)
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	badURL := filepath.Join(dir, "bad")
-	os.WriteFile(badURL, []byte("http://n:4222"), 0o600)
+	if err := os.WriteFile(badURL, []byte("http://n:4222"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ yaml, want string }{
 		{"nats: {url: 'nats://n:4222', urlFile: /x}", "nats.url: set url or urlFile, not both"},
 		{"nats: {url: 'http://n:4222'}", "nats.url: must be nats://HOST:PORT"},

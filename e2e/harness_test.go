@@ -261,11 +261,27 @@ func (e *env) metric(series string) float64 {
 	for _, line := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(line, series+" ") {
 			var v float64
-			fmt.Sscanf(strings.TrimPrefix(line, series+" "), "%g", &v)
+			if _, err := fmt.Sscanf(strings.TrimPrefix(line, series+" "), "%g", &v); err != nil {
+				e.t.Fatalf("%s: %v", line, err)
+			}
 			return v
 		}
 	}
 	return 0
+}
+
+// getStatus GETs url with client and returns the answer's status code (the
+// body is read and closed).
+func getStatus(client *http.Client, url string) (int, error) {
+	resp, err := client.Get(url)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return 0, fmt.Errorf("read %s: %w", url, err)
+	}
+	return resp.StatusCode, nil
 }
 
 func writeFile(t testing.TB, dir, name, content string) string {

@@ -61,7 +61,12 @@ func TestAppendDeduplicatesAndConsumesInOrder(t *testing.T) {
 	got := make(chan *bridge.Job, 16)
 	done := make(chan error, 1)
 	go func() { done <- l.Consume(ctx, func(j *bridge.Job) { got <- j }) }()
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consume: %v", err)
+		}
+	}()
 	// A first delivery means the consumer runs: what follows is live, not backlog.
 	if err := l.Append(t.Context(), []*bridge.Job{job("warm", "v0", "sha256:0")}); err != nil {
 		t.Fatal(err)
@@ -182,9 +187,15 @@ func TestFailedList(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	got := make(chan *bridge.Job, 3)
-	go l.Consume(ctx, func(j *bridge.Job) { got <- j })
+	done := make(chan error, 1)
+	go func() { done <- l.Consume(ctx, func(j *bridge.Job) { got <- j }) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consume: %v", err)
+		}
+	}()
 	for range 3 {
 		j := <-got
 		if err := l.Fail(t.Context(), bridge.FailedJob{Job: *j, Reason: "manifest-unknown", Message: j.ID}); err != nil {

@@ -2,6 +2,7 @@ package eventlog
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
@@ -23,7 +24,8 @@ func TestGroupSyncWaitersShareTheNextFsync(t *testing.T) {
 		})
 		ctx := context.Background()
 		g.begin()
-		go g.wait(ctx) // runs the first fsync
+		firstDone := make(chan error, 1)
+		go func() { firstDone <- g.wait(ctx) }() // runs the first fsync
 		synctest.Wait()
 		const n = 10
 		var returned atomic.Int32
@@ -41,6 +43,9 @@ func TestGroupSyncWaitersShareTheNextFsync(t *testing.T) {
 			t.Fatalf("%d appends returned on an fsync that started before them", r)
 		}
 		close(release)
+		if err := <-firstDone; err != nil {
+			t.Fatal(err)
+		}
 		for range n {
 			if err := <-done; err != nil {
 				t.Fatal(err)
@@ -62,7 +67,8 @@ func TestGroupSyncWaitEndsWithItsContext(t *testing.T) {
 		stuck := make(chan struct{})
 		g := newGroupSync(func() error { <-stuck; return nil })
 		g.begin()
-		go g.wait(context.Background())
+		stuckDone := make(chan error, 1)
+		go func() { stuckDone <- g.wait(context.Background()) }()
 		synctest.Wait()
 		ctx, cancel := context.WithCancel(context.Background())
 		errc := make(chan error, 1)
@@ -70,10 +76,13 @@ func TestGroupSyncWaitEndsWithItsContext(t *testing.T) {
 		go func() { errc <- g.wait(ctx) }()
 		synctest.Wait()
 		cancel()
-		if err := <-errc; err != context.Canceled {
+		if err := <-errc; !errors.Is(err, context.Canceled) {
 			t.Errorf("wait behind a stuck fsync after cancel: %v, want context.Canceled", err)
 		}
 		close(stuck)
+		if err := <-stuckDone; err != nil {
+			t.Errorf("the stuck fsync's own wait: %v", err)
+		}
 	})
 }
 

@@ -72,7 +72,12 @@ func TestPausedGroupHoldsOnlyItsWindow(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	jobs, done := collect(t, ctx, l)
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consume: %v", err)
+		}
+	}()
 	got := settle(t, jobs, 500*time.Millisecond)
 	down, up := 0, 0
 	for _, j := range got {
@@ -108,7 +113,12 @@ func TestHeapPerWaitingEvent(t *testing.T) {
 	before := liveHeap()
 	ctx, cancel := context.WithCancel(t.Context())
 	jobs, done := collect(t, ctx, l)
-	defer func() { cancel(); <-done }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("consume: %v", err)
+		}
+	}()
 	got := settle(t, jobs, time.Second)
 	after := liveHeap()
 	per := (int64(after) - int64(before)) / n

@@ -2,7 +2,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -97,7 +96,7 @@ func TestTagDigestsHostile(t *testing.T) {
 		n, _ := strconv.Atoi(r.URL.Query().Get("page"))
 		w.Header().Set("Link", fmt.Sprintf(`</api/v2.0/projects/team/repositories/app/artifacts?page=%d>; rel="next"`, n+1))
 		if r.URL.Query().Get("empty") == "" && n < 5 {
-			json.NewEncoder(w).Encode([]map[string]any{harborArtifact(n, "t"+strconv.Itoa(n)), harborArtifact(n+100, "u"+strconv.Itoa(n))})
+			writeJSON(t, w, []map[string]any{harborArtifact(n, "t"+strconv.Itoa(n)), harborArtifact(n+100, "u"+strconv.Itoa(n))})
 			return
 		}
 		w.Write([]byte(`[]`))
@@ -119,7 +118,7 @@ func TestTagDigestsHostile(t *testing.T) {
 func TestTagDigestsOtherHosts(t *testing.T) {
 	other := &apiRecorder{}
 	elsewhere := httptest.NewServer(other.wrap(func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]string{"access_token": "stolen"})
+		writeJSON(t, w, map[string]string{"access_token": "stolen"})
 	}))
 	defer elsewhere.Close()
 
@@ -134,7 +133,7 @@ func TestTagDigestsOtherHosts(t *testing.T) {
 
 	link := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Link", fmt.Sprintf(`<%s/api/v2.0/projects/team/repositories/app/artifacts?page=2>; rel="next"`, elsewhere.URL))
-		json.NewEncoder(w).Encode([]map[string]any{harborArtifact(1, "v1")})
+		writeJSON(t, w, []map[string]any{harborArtifact(1, "v1")})
 	}))
 	defer link.Close()
 	c, _ = bulkClient(t, link.URL, event.Harbor, Options{})

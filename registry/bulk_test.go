@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -96,7 +97,7 @@ func harborFake(t *testing.T, arts []map[string]any) http.HandlerFunc {
 			w.Header().Set("Link", fmt.Sprintf(`<%s?page=%d&page_size=100&q=tags%%3D%%2A&with_tag=true>; rel="next"`, path, page+1))
 		}
 		w.Header().Set("X-Total-Count", strconv.Itoa(len(arts)))
-		json.NewEncoder(w).Encode(arts[from:to])
+		writeJSON(t, w, arts[from:to])
 	}
 }
 
@@ -158,7 +159,7 @@ func TestTagDigestsQuay(t *testing.T) {
 			tags = append(tags, map[string]any{"name": "t" + strconv.Itoa(n), "reversion": false, "start_ts": 1700000000,
 				"manifest_digest": digestN(n), "is_manifest_list": false, "size": 100, "last_modified": "Tue, 14 Nov 2023 22:13:20 -0000"})
 		}
-		json.NewEncoder(w).Encode(map[string]any{"tags": tags, "page": page, "has_additional": page < 2})
+		writeJSON(t, w, map[string]any{"tags": tags, "page": page, "has_additional": page < 2})
 	}))
 	defer srv.Close()
 	c, _ := bulkClient(t, srv.URL, event.Quay, Options{})
@@ -184,18 +185,18 @@ func TestTagDigestsQuay(t *testing.T) {
 // API wants that token and pages with last, n and a Link header.
 func acrFake(t *testing.T, realm func() string, tagCount int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.URL.Path == "/v2/":
+		switch r.URL.Path {
+		case "/v2/":
 			w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q,service="acr"`, realm()))
 			w.WriteHeader(http.StatusUnauthorized)
-		case r.URL.Path == "/oauth2/token":
+		case "/oauth2/token":
 			if r.Header.Get("Authorization") != basicPuller || r.URL.Query().Get("scope") != "repository:team/app:metadata_read" {
 				t.Errorf("token request %q with %q", r.URL.RawQuery, r.Header.Get("Authorization"))
 				w.WriteHeader(http.StatusUnauthorized)
 				return
 			}
-			json.NewEncoder(w).Encode(map[string]string{"access_token": "acr-token"})
-		case r.URL.Path == "/acr/v1/team/app/_tags":
+			writeJSON(t, w, map[string]string{"access_token": "acr-token"})
+		case "/acr/v1/team/app/_tags":
 			if r.Header.Get("Authorization") != "Bearer acr-token" {
 				w.Header().Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q,service="acr",scope="repository:team/app:metadata_read"`, realm()))
 				w.WriteHeader(http.StatusUnauthorized)
@@ -219,7 +220,7 @@ func acrFake(t *testing.T, realm func() string, tagCount int) http.HandlerFunc {
 			if start+2 < tagCount {
 				w.Header().Set("Link", fmt.Sprintf(`</acr/v1/team/app/_tags?last=v%d&n=100&orderby=>; rel="next"`, start+1))
 			}
-			json.NewEncoder(w).Encode(map[string]any{"registry": r.Host, "imageName": "team/app", "tags": tags})
+			writeJSON(t, w, map[string]any{"registry": r.Host, "imageName": "team/app", "tags": tags})
 		default:
 			http.NotFound(w, r)
 		}
@@ -292,7 +293,9 @@ func TestTagDigestsArtifactory(t *testing.T) {
 			return
 		}
 		var body bytes.Buffer
-		body.ReadFrom(r.Body)
+		if _, err := body.ReadFrom(r.Body); err != nil {
+			t.Errorf("read the AQL query: %v", err)
+		}
 		q := body.String()
 		if !strings.Contains(q, `"repo":"docker-local"`) || !strings.Contains(q, `"$match":"team/app/*"`) || !strings.Contains(q, ".limit(100)") {
 			t.Errorf("AQL %s", q)
@@ -300,7 +303,7 @@ func TestTagDigestsArtifactory(t *testing.T) {
 		m := aqlOffset.FindStringSubmatch(q)
 		off, _ := strconv.Atoi(m[1])
 		end := min(off+100, len(items))
-		json.NewEncoder(w).Encode(map[string]any{"results": items[off:end],
+		writeJSON(t, w, map[string]any{"results": items[off:end],
 			"range": map[string]int{"start_pos": off, "end_pos": end, "total": end - off, "limit": 100}})
 	}))
 	defer srv.Close()
@@ -334,5 +337,13 @@ func TestTagDigestsDistribution(t *testing.T) {
 	}
 	if rec.count() != 0 {
 		t.Errorf("requests: %v", rec.reqs)
+	}
+}
+
+// writeJSON encodes v as a test server's answer; a failure fails the test.
+func writeJSON(t *testing.T, w io.Writer, v any) {
+	t.Helper()
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		t.Errorf("encode the answer: %v", err)
 	}
 }

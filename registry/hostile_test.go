@@ -332,7 +332,11 @@ func TestPlainHTTPRegistryNeverTriesHTTPS(t *testing.T) {
 		}
 		http.Error(w, "{}", http.StatusNotFound)
 	})}
-	go srv.Serve(rec)
+	go func() {
+		if err := srv.Serve(rec); !errors.Is(err, http.ErrServerClosed) {
+			t.Errorf("serve: %v", err)
+		}
+	}()
 	defer srv.Close()
 	url := "http://" + ln.Addr().String()
 	c := newClient(t, Config{URL: url}, Options{})

@@ -40,7 +40,9 @@ func TestKeyPairReloads(t *testing.T) {
 	if got := cn(); got != "renewed" {
 		t.Errorf("after renewal cn %s, want renewed", got)
 	}
-	os.WriteFile(filepath.Join(dir, "tls.key"), []byte("half-written"), 0o600)
+	if err := os.WriteFile(filepath.Join(dir, "tls.key"), []byte("half-written"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if got := cn(); got != "renewed" {
 		t.Errorf("broken files replaced the good pair: %s", got)
 	}
@@ -56,6 +58,10 @@ func writePair(t *testing.T, dir, cn string) {
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
 	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	kb, _ := x509.MarshalECPrivateKey(key)
-	os.WriteFile(filepath.Join(dir, "tls.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
+	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 }
