@@ -305,7 +305,7 @@ func TestReadmeRBACSummary(t *testing.T) {
 // "`QUEUE_FULL` (`Retry-After: 1`)", "503 UNAVAILABLE + Retry-After: 5",
 // "`Retry-After: 1`, code `QUEUE_FULL`".
 var retryAfterClaims = []*regexp.Regexp{
-	regexp.MustCompile("\\b(QUEUE_FULL|UNAVAILABLE)\\b[^|\\n]{0,20}?Retry-After: (\\d+)"),
+	regexp.MustCompile(`\b(QUEUE_FULL|UNAVAILABLE)\b[^|\n]{0,20}?Retry-After: (\d+)`),
 	regexp.MustCompile("Retry-After: (\\d+)`?, code `(QUEUE_FULL|UNAVAILABLE)`"),
 }
 
@@ -334,7 +334,8 @@ func TestRetryAfterDocumented(t *testing.T) {
 	// With the registry gone the first event's job is retried, unapplied: it
 	// fills the log (queueSize 1), and the second event finds it full.
 	reg.Close()
-	post := func(id, tag string) *http.Response {
+	// post returns the answer's status and headers (its body is closed).
+	post := func(id, tag string) (int, http.Header) {
 		t.Helper()
 		body := fmt.Sprintf(`{"events":[{"id":%q,"timestamp":"2026-01-02T03:04:05Z","action":"push","target":{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"sha256:%064x","repository":"docs/app","tag":%q}}]}`, id, 1, tag)
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, st.Bridge.URL+"/notifications/main", strings.NewReader(body))
@@ -345,17 +346,17 @@ func TestRetryAfterDocumented(t *testing.T) {
 			t.Fatal(err)
 		}
 		resp.Body.Close()
-		return resp
+		return resp.StatusCode, resp.Header
 	}
-	if resp := post("docs-1", "v1"); resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("first event: %d, want 202", resp.StatusCode)
+	if code, _ := post("docs-1", "v1"); code != http.StatusAccepted {
+		t.Fatalf("first event: %d, want 202", code)
 	}
-	resp := post("docs-2", "v2")
-	if resp.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("second event with queueSize 1 and the first unapplied: %d, want 503", resp.StatusCode)
+	code, header := post("docs-2", "v2")
+	if code != http.StatusServiceUnavailable {
+		t.Fatalf("second event with queueSize 1 and the first unapplied: %d, want 503", code)
 	}
 	want := map[string]string{
-		"QUEUE_FULL":  resp.Header.Get("Retry-After"),
+		"QUEUE_FULL":  header.Get("Retry-After"),
 		"UNAVAILABLE": fmt.Sprint(int(eventlog.RetryAfter / time.Second)),
 	}
 	if want["QUEUE_FULL"] == "" {

@@ -105,8 +105,12 @@ func TestPermanentFailuresDoNotBlock(t *testing.T) {
 	e.api.SetNamespaces("good", "quota", "gone")
 	// The quota stays exceeded: that event fails again.
 	resp, err := e.admin.Post("http://admin/admin/replay", "application/json", strings.NewReader(`{}`))
-	if err != nil || resp.StatusCode != 200 {
-		t.Fatalf("replay: %v %v", err, resp)
+	if err != nil {
+		t.Fatalf("replay: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("replay: %v", resp)
 	}
 	e.waitTag("good", "forbidden", "v1", d)
 	e.waitTag("gone", "app", "v1", d)

@@ -46,8 +46,8 @@ func TestClusterDownDoesNotDelayOthers(t *testing.T) {
 	if e.metric(`imagestream_bridge_cluster_up{cluster="default"}`) != 1 {
 		t.Error("default cluster not reported up")
 	}
-	if resp, err := http.Get(e.url + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
-		t.Errorf("readyz with cluster b down: %v %v, want 200", resp, err)
+	if code, err := getStatus(http.DefaultClient, e.url+"/readyz"); err != nil || code != http.StatusOK {
+		t.Errorf("readyz with cluster b down: %v %v, want 200", code, err)
 	}
 	if b.MappingCount.Load() != 0 || b.Fired(down) == 0 {
 		t.Fatalf("b mapped %d, fault fired %d: b was not down", b.MappingCount.Load(), b.Fired(down))
