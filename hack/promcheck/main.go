@@ -103,7 +103,12 @@ func check(ctx context.Context, promBin, dashboardFile, rulesFile string, logOut
 	pushCtx, stopPush := context.WithCancel(ctx)
 	pushed := make(chan error, 1)
 	go func() { pushed <- st.PushLoop(pushCtx, 300*time.Millisecond, 200) }()
-	defer func() { stopPush(); <-pushed }()
+	defer func() {
+		stopPush()
+		if err := <-pushed; err != nil && !errors.Is(err, context.Canceled) {
+			fmt.Fprintln(os.Stderr, "promcheck: push loop:", err)
+		}
+	}()
 
 	// Activity is visible once Prometheus has scraped a few mapped pushes; the extra
 	// seconds give every rate() window several samples and the rules an evaluation.

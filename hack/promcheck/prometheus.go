@@ -103,11 +103,10 @@ func (p *prometheus) Stop() {
 		return
 	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.exited:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.exited
+	kill := time.AfterFunc(10*time.Second, func() { _ = p.cmd.Process.Kill() })
+	defer kill.Stop()
+	if err := <-p.exited; err != nil { // killed, or it failed on its way out
+		fmt.Fprintf(p.log, "promcheck: prometheus stopped: %v\n", err)
 	}
 	p.exited <- nil // later calls return at once
 }
