@@ -16,7 +16,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the values table of charts/imagestream-bridge/README.md")
 
 const (
-	readmeBegin = "<!-- values:begin (generated from values.yaml by `go test ./charts -run TestReadmeValues -update`) -->\n"
+	readmeBegin = "<!-- values:begin (generated from values.yaml by `go -C charts test -run TestReadmeValues -update .`) -->\n"
 	readmeEnd   = "<!-- values:end -->\n"
 )
 
@@ -55,7 +55,7 @@ func TestReadmeValues(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("%s: the values table is not the one values.yaml gives; run go test ./charts -run TestReadmeValues -update", path)
+	t.Errorf("%s: the values table is not the one values.yaml gives; run go -C charts test -run TestReadmeValues -update .", path)
 }
 
 // valueRows writes a row for every leaf (a scalar, a list, an empty map) and for every
