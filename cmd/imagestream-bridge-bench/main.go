@@ -15,7 +15,7 @@
 // or cluster (nats.url of a 3-node JetStream cluster run on loopback, R3).
 //
 //	imagestream-bridge-bench            the full matrix (make bench)
-//	imagestream-bridge-bench -quick     a small smoke run (under a minute)
+//	imagestream-bridge-bench -quick     a small smoke run
 package main
 
 import (
