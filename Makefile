@@ -42,8 +42,9 @@ test: vet
 	@$(STEP) "go test $(TESTFLAGS) ./... (the service: one test binary per package, linked and run)" "" -- $(GO) test -vet=off $(TESTFLAGS) ./...
 	@$(STEP) "go test $(TESTFLAGS) ./... in charts/ (render, lint and check the chart)" "" -- $(GO) -C charts test -vet=off $(TESTFLAGS) ./...
 
-# demo pushes two images through a registry, the emulator and the bridge on loopback
-# and prints the result; demo-up keeps the three running and prints what to type.
+# demo pushes an image, a multi-arch index and a second version of the image (roll-up tags
+# move: derivedTags) through a registry, the emulator and the bridge on loopback and prints
+# the result; demo-up keeps the three running and prints what to type.
 DEMO_BIN ?= bin/imagestream-bridge-demo
 demo: demo-build
 	$(DEMO_BIN)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -44,19 +45,50 @@ func demo(ctx context.Context, verbose bool, stdout, stderr io.Writer) (err erro
 		return err
 	}
 	start := time.Now()
-	fmt.Fprintln(stdout, "pushing demo/app:v1 (Docker schema2, 3 layers) and demo/multiarch:latest (OCI index: amd64, arm64, arm/v7)")
-	if err := sandbox.Push(reg.Host, "demo/app", "v1", img); err != nil {
+	fmt.Fprintln(stdout, "pushing demo/app:v1.2.0 (Docker schema2, 3 layers) and demo/multiarch:latest (OCI index: amd64, arm64, arm/v7)")
+	if err := sandbox.Push(reg.Host, "demo/app", "v1.2.0", img); err != nil {
 		return err
 	}
 	if err := sandbox.Push(reg.Host, "demo/multiarch", "latest", idx); err != nil {
 		return err
 	}
+	// The first version's roll-up tags too: the second push then moves them.
 	if err := waitFor(ctx, func() bool {
-		return len(api.TagHistory("demo", "app", "v1")) > 0 && len(api.TagHistory("demo", "multiarch", "latest")) > 0
+		for _, tag := range []string{"v1.2.0", "v1.2", "v1", "latest"} {
+			if len(api.TagHistory("demo", "app", tag)) == 0 {
+				return false
+			}
+		}
+		return len(api.TagHistory("demo", "multiarch", "latest")) > 0
 	}); err != nil {
 		return fmt.Errorf("image stream tags did not appear: %w", err)
 	}
-	fmt.Fprintf(stdout, "image stream tags appeared %s after the first push\n\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "image stream tags appeared %s after the first push\n", time.Since(start).Round(time.Millisecond))
+
+	// A second version: the roll-up tags move to it (derivedTags).
+	next, err := sandbox.RandomImage(2, false, "amd64")
+	if err != nil {
+		return err
+	}
+	nextDigest, err := next.Digest()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, "pushing demo/app:v1.2.1: the roll-up tags v1.2, v1 and latest move to it (derivedTags)")
+	if err := sandbox.Push(reg.Host, "demo/app", "v1.2.1", next); err != nil {
+		return err
+	}
+	if err := waitFor(ctx, func() bool {
+		for _, tag := range []string{"v1.2", "v1", "latest"} {
+			if h := api.TagHistory("demo", "app", tag); len(h) == 0 || h[0] != nextDigest.String() {
+				return false
+			}
+		}
+		return true
+	}); err != nil {
+		return fmt.Errorf("roll-up tags did not move: %w", err)
+	}
+	fmt.Fprintln(stdout)
 
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tIMAGESTREAM\tTAG\tIMAGE\tDOCKER IMAGE REFERENCE")
@@ -67,10 +99,23 @@ func demo(ctx context.Context, verbose bool, stdout, stderr io.Writer) (err erro
 		}
 	}
 	tw.Flush()
+	firstDigest, err := img.Digest()
+	if err != nil {
+		return err
+	}
+	release := map[string]string{firstDigest.String(): "v1.2.0", nextDigest.String(): "v1.2.1"}
+	fmt.Fprintln(stdout, "\nroll-up tags (derivedTags), their history newest first:")
+	for _, tag := range []string{"v1.2", "v1", "latest"} {
+		var h []string
+		for _, d := range api.TagHistory("demo", "app", tag) {
+			h = append(h, release[d])
+		}
+		fmt.Fprintf(stdout, "  demo/app:%-6s -> %s\n", tag, strings.Join(h, ", "))
+	}
 
 	for _, m := range api.Mappings() {
-		if m.Name == "app" {
-			fmt.Fprintln(stdout, "\nthe ImageStreamMapping posted for demo/app:v1 (manifest and config bytes shortened):")
+		if m.Name == "app" && m.Tag == "v1.2.0" {
+			fmt.Fprintln(stdout, "\nthe ImageStreamMapping posted for demo/app:v1.2.0 (manifest and config bytes shortened):")
 			printMapping(stdout, m.ImageStreamMapping)
 			break
 		}

@@ -174,17 +174,48 @@ func TestUpLocalPath(t *testing.T) {
 			t.Errorf("kubectl get: %v\n%s", err, b)
 		}
 	}
+
+	// The printed roll-up steps: two versions, then v1.2 holds the second (derivedTags).
+	rollup := regexp.MustCompile(`Push two versions[^\n]*\n  \S+ (push \S+/demo/app:v1\.2\.0)\n  \S+ (push \S+/demo/app:v1\.2\.1)\n  curl -s \S+/imagestreamtags/app:v1\.2\n`).FindStringSubmatch(text)
+	if rollup == nil {
+		t.Fatalf("up output lacks the roll-up steps:\n%s", text)
+	}
+	var second string
+	for _, step := range rollup[1:] {
+		pushOut.Reset()
+		if code := run(ctx, strings.Fields(step), &pushOut, &pushErr); code != 0 {
+			t.Fatalf("%s exited %d: %s%s", step, code, pushOut.String(), pushErr.String())
+		}
+		second = regexp.MustCompile(`@(sha256:[0-9a-f]{64}) `).FindStringSubmatch(pushOut.String())[1]
+	}
+	deadline = time.Now().Add(20 * time.Second)
+	for {
+		got := ""
+		ist, err := cs.ImageV1().ImageStreamTags("demo").Get(ctx, "app:v1.2", metav1.GetOptions{})
+		if err == nil {
+			got = ist.Image.Name
+		}
+		if got == second {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("imagestreamtag app:v1.2 is %q (%v), want the second version %s", got, err, second)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
-// TestDemo runs the demo as make demo does: both pushes reach the image
-// streams, and it ends with what to try next.
+// TestDemo runs the demo as make demo does: the pushes reach the image
+// streams, the roll-up tags follow the second version, and it ends with what
+// to try next.
 func TestDemo(t *testing.T) {
 	var out, errOut bytes.Buffer
 	if code := run(t.Context(), nil, &out, &errOut); code != 0 {
 		t.Fatalf("demo exited %d: %s%s", code, out.String(), errOut.String())
 	}
 	text := out.String()
-	for _, want := range []string{"image stream tags appeared", `"kind": "ImageStreamMapping"`} {
+	for _, want := range []string{"image stream tags appeared", `"kind": "ImageStreamMapping"`,
+		"demo/app:v1.2   -> v1.2.1, v1.2.0", "demo/app:v1     -> v1.2.1", "demo/app:latest -> v1.2.1"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, text)
 		}

@@ -58,6 +58,11 @@ Or copy one from Docker Hub (needs the internet), with any of these:
   skopeo copy --dest-tls-verify=false docker://docker.io/library/busybox:latest docker://{{.Host}}/demo/app:v2
   podman push --tls-verify=false busybox:latest {{.Host}}/demo/app:v2
 
+Push two versions: the roll-up tags v1.2, v1 and latest follow the highest (derivedTags):
+  {{.Self}} push {{.Host}}/demo/app:v1.2.0
+  {{.Self}} push {{.Host}}/demo/app:v1.2.1
+  curl -s {{.API}}/apis/image.openshift.io/v1/namespaces/demo/imagestreamtags/app:v1.2
+
 Read the image stream and its tags:
   curl -s {{.API}}/apis/image.openshift.io/v1/namespaces/demo/imagestreams/app
   curl -s {{.API}}/apis/image.openshift.io/v1/namespaces/demo/imagestreamtags/app:v2
