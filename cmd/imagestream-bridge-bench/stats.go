@@ -26,6 +26,9 @@ type procStats struct {
 	RssAnon uint64 `json:"rssAnon"`
 }
 
+// proc is /proc (on a machine without it every read fails and the figures are 0).
+var proc, _ = procfs.NewDefaultFS()
+
 // readProcStats snapshots this process; gc collects first so that HeapAlloc
 // is the live heap; light skips runtime.ReadMemStats (it stops the world).
 func readProcStats(gc, light bool) procStats {
@@ -38,7 +41,7 @@ func readProcStats(gc, light bool) procStats {
 		runtime.ReadMemStats(&ms)
 		s.Mallocs, s.TotalAlloc, s.HeapAlloc = ms.Mallocs, ms.TotalAlloc, ms.HeapAlloc
 	}
-	if p, err := procfs.Self(); err == nil {
+	if p, err := proc.Self(); err == nil {
 		if st, err := p.NewStatus(); err == nil {
 			s.VmRSS, s.VmHWM, s.RssAnon = st.VmRSS, st.VmHWM, st.RssAnon
 		}
@@ -50,7 +53,7 @@ func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Se
 
 // selfCPU is this process's user plus system time.
 func selfCPU() time.Duration {
-	p, err := procfs.Self()
+	p, err := proc.Self()
 	if err != nil {
 		return 0
 	}
@@ -63,7 +66,7 @@ func selfCPU() time.Duration {
 
 // machineBusy is the CPU time all processes used since boot (/proc/stat).
 func machineBusy() time.Duration {
-	st, err := procfs.NewStat()
+	st, err := proc.Stat()
 	if err != nil {
 		return 0
 	}
@@ -92,21 +95,15 @@ func (m foreignMeter) share(childCPU time.Duration) float64 {
 // machine describes where the bench runs.
 func machine() string {
 	model := "unknown"
-	if fs, err := procfs.NewDefaultFS(); err == nil {
-		if ci, err := fs.CPUInfo(); err == nil && len(ci) > 0 {
-			model = ci[0].ModelName
-		}
+	if ci, err := proc.CPUInfo(); err == nil && len(ci) > 0 {
+		model = ci[0].ModelName
 	}
 	return fmt.Sprintf("%d CPUs (runtime.NumCPU), %q, %s %s/%s, GOMAXPROCS %d, load average at start %s",
 		runtime.NumCPU(), model, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), loadavg())
 }
 
 func loadavg() string {
-	fs, err := procfs.NewDefaultFS()
-	if err != nil {
-		return "unknown"
-	}
-	l, err := fs.LoadAvg()
+	l, err := proc.LoadAvg()
 	if err != nil {
 		return "unknown"
 	}
