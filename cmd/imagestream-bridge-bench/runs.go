@@ -37,42 +37,47 @@ func (b *bench) push(ctx context.Context, n int) error {
 
 // newAPIs starts n fresh emulators (so that no run finds another run's
 // state) with the image streams created, and writes a kubeconfig for each.
-func (b *bench) newAPIs(n int) (apis []*sandbox.API, kubeconfigs []string, closeAll func(), err error) {
-	closeAll = func() {
-		for _, a := range apis {
-			a.Close()
-		}
-	}
-	defer func() {
-		if err != nil {
-			closeAll()
-		}
-	}()
+func (b *bench) newAPIs(n int) ([]*sandbox.API, []string, error) {
+	var apis []*sandbox.API
+	var kubeconfigs []string
 	for range n {
 		api := sandbox.StartAPI()
 		apis = append(apis, api)
-		dir, err := os.MkdirTemp(b.tmp, "api-")
+		kc, err := b.prepareAPI(api)
 		if err != nil {
-			return nil, nil, nil, err
-		}
-		kc, err := api.WriteKubeconfig(dir)
-		if err != nil {
-			return nil, nil, nil, err
+			closeAPIs(apis)
+			return nil, nil, err
 		}
 		kubeconfigs = append(kubeconfigs, kc)
-		for i := range repos {
-			_, stream := repoName(i)
-			body := fmt.Sprintf(`{"apiVersion":"image.openshift.io/v1","kind":"ImageStream","metadata":{"name":%q}}`, stream)
-			code, _, err := call(context.Background(), http.DefaultClient, http.MethodPost, api.URL+"/apis/image.openshift.io/v1/namespaces/"+namespace+"/imagestreams", []byte(body), "Content-Type", "application/json")
-			if err == nil && code != http.StatusCreated {
-				err = fmt.Errorf("create image stream %s: %d", stream, code)
-			}
-			if err != nil {
-				return nil, nil, nil, err
-			}
+	}
+	return apis, kubeconfigs, nil
+}
+
+func closeAPIs(apis []*sandbox.API) {
+	for _, a := range apis {
+		a.Close()
+	}
+}
+
+// prepareAPI creates the image streams in api and writes its kubeconfig.
+func (b *bench) prepareAPI(api *sandbox.API) (string, error) {
+	for i := range repos {
+		_, stream := repoName(i)
+		body := fmt.Sprintf(`{"apiVersion":"image.openshift.io/v1","kind":"ImageStream","metadata":{"name":%q}}`, stream)
+		code, _, err := call(context.Background(), http.DefaultClient, http.MethodPost,
+			api.URL+"/apis/image.openshift.io/v1/namespaces/"+namespace+"/imagestreams", []byte(body), "Content-Type", "application/json")
+		if err == nil && code != http.StatusCreated {
+			err = fmt.Errorf("create image stream %s: %d", stream, code)
+		}
+		if err != nil {
+			return "", err
 		}
 	}
-	return apis, kubeconfigs, closeAll, nil
+	dir, err := os.MkdirTemp(b.tmp, "api-")
+	if err != nil {
+		return "", err
+	}
+	return api.WriteKubeconfig(dir)
 }
 
 // plan builds n events with tags unique to this run; event i is of image i%distinct.
@@ -121,9 +126,9 @@ func (b *bench) floorRun(ctx context.Context, workload string, distinct, c int) 
 	settle()
 	logf("floor   %-12s C=%-3d %d events", workload, c, b.opts.events)
 	r := result{kind: "floor", workload: workload, c: c}
-	apis, _, closeAPIs, err := b.newAPIs(1)
+	apis, _, err := b.newAPIs(1)
 	if err == nil {
-		defer closeAPIs()
+		defer closeAPIs(apis)
 		var evs []*event
 		if evs, err = b.plan(b.opts.events, distinct); err == nil {
 			stopProf := b.profile(fmt.Sprintf("floor-%s-c%d", workload, c))
@@ -152,11 +157,11 @@ type runSpec struct {
 // withBridge starts s's emulators, event log and bridge (in this process, or
 // alone in a child process), calls fn with them and stops them again.
 func (b *bench) withBridge(ctx context.Context, s runSpec, inChild bool, fn func(t target, apis []*sandbox.API) error) error {
-	apis, kcs, closeAPIs, err := b.newAPIs(s.clusters)
+	apis, kcs, err := b.newAPIs(s.clusters)
 	if err != nil {
 		return err
 	}
-	defer closeAPIs()
+	defer closeAPIs(apis)
 	st, cleanup, err := b.logStore(s.log)
 	if err != nil {
 		return err
