@@ -120,6 +120,13 @@ func (b *Bridge) apply(ctx context.Context, j *Job, later bool) error {
 	}
 	if src.cfg.MaxTagsPerStream > 0 {
 		if err := b.checkTagLimit(ctx, src, cl, j); err != nil {
+			if derive && classify(err).Result == Skipped {
+				// The roll-ups follow the registry's releases, this one too, even
+				// when the stream has no room for its own tag.
+				if derr := b.derived(ctx, src, cl, j); derr != nil {
+					return derr
+				}
+			}
 			return err
 		}
 	}

@@ -25,6 +25,7 @@ func (e *env) streamTags(ns, stream string) []string {
 // notifications to a registry with derivedTags: the roll-up tags follow the
 // highest release of their line whatever order the workers apply the pushes
 // in, a pre-release rolls up nowhere, an unprefixed line rolls up alike, and
+// a lower release pushed later moves nothing (and posts no roll-up again), and
 // with deleteTags deleting a line's highest release moves its roll-up back
 // (or deletes it with the line's last release).
 func TestRollupTagsWithRealPushes(t *testing.T) {
@@ -47,13 +48,28 @@ func TestRollupTagsWithRealPushes(t *testing.T) {
 		t.Errorf("derived_tags_total mapped = %v, want at least 4", n)
 	}
 
+	// A lower release pushed later moves nothing, and the roll-ups already on
+	// their image are not posted again: one mapping, v1.2.2's own.
+	before := e.api.MappingCount.Load()
+	d122 := e.push("roll/app", "v1.2.2", randomImage(t, 1, false))
+	e.waitTag("roll", "app", "v1.2.2", d122)
+	e.waitFor("the v1.2.2 job done, roll-up step included", func() bool {
+		return e.metric(`imagestream_bridge_mappings_total{cluster="default",registry="main",result="mapped"}`) >= 5
+	})
+	if got := e.api.MappingCount.Load() - before; got != 1 {
+		t.Errorf("pushing the lower v1.2.2 posted %d mappings, want 1 (its own)", got)
+	}
+	if h := e.api.TagHistory("roll", "app", "v1.2"); len(h) == 0 || h[0] != d124 {
+		t.Errorf("v1.2 history %v after pushing v1.2.2, want v1.2.4 (%s) on top", h, d124)
+	}
+
 	// Without a prefix, 1.2.3 rolls up to 1.2 and 1 (and latest of its repository).
 	p123 := e.push("roll/plain", "1.2.3", randomImage(t, 1, false))
 	for _, tag := range []string{"1.2.3", "1.2", "1", "latest"} {
 		e.waitTag("roll", "plain", tag, p123)
 	}
 
-	// deleteTags: deleting v1.2.4 moves v1.2 back to v1.2.3; v1 and latest stay on v1.3.0.
+	// deleteTags: deleting v1.2.4 moves v1.2 back to v1.2.3 (above v1.2.2); v1 and latest stay on v1.3.0.
 	e.deleteTag("roll/app", "v1.2.4")
 	e.waitFor("v1.2.4 deleted", func() bool { return !slices.Contains(e.streamTags("roll", "app"), "v1.2.4") })
 	e.waitTag("roll", "app", "v1.2", d123)
@@ -112,5 +128,41 @@ func TestResyncRepairsRollupTags(t *testing.T) {
 	app.Main(t.Context(), []string{"resync", "--config", e.cliConfig(false), "--dry-run"}, &out, &errOut)
 	if !bytes.Contains(out.Bytes(), []byte("0 tags drifted")) {
 		t.Errorf("second resync found drift:\n%s", out.String())
+	}
+}
+
+// TestRollupTagsCountAgainstTheTagLimit: with maxTagsPerStream and
+// derivedTags, one lock per stream serves both (no deadlock), and a new
+// roll-up tag counts as a new tag: at the limit it is left out (tag_limit)
+// while the roll-ups the stream has keep moving, even to a release whose own
+// tag found no room.
+func TestRollupTagsCountAgainstTheTagLimit(t *testing.T) {
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) {
+		c.Registries[0].DerivedTags = config.DerivedTags{Semver: true, Latest: true}
+		c.Registries[0].MaxTagsPerStream = 3
+	}})
+	d1 := e.push("cap/app", "v1.0.0", randomImage(t, 1, false))
+	e.waitTag("cap", "app", "v1.0", d1)
+	e.waitTag("cap", "app", "v1", d1)
+	limited := `imagestream_bridge_derived_tags_total{cluster="default",registry="main",result="tag_limit"}`
+	e.waitFor("latest left out at the limit", func() bool { return e.metric(limited) >= 1 })
+	if tags := e.streamTags("cap", "app"); len(tags) != 3 || slices.Contains(tags, "latest") {
+		t.Fatalf("stream tags %v, want v1.0.0, v1.0 and v1", tags)
+	}
+	// Re-pushing v1.0.0 moves it and its roll-ups.
+	d2 := e.push("cap/app", "v1.0.0", randomImage(t, 1, false))
+	e.waitTag("cap", "app", "v1.0.0", d2)
+	e.waitTag("cap", "app", "v1.0", d2)
+	e.waitTag("cap", "app", "v1", d2)
+	// v1.0.1 is a new tag beyond the limit (skipped), yet the roll-ups the
+	// stream has follow it: they follow the registry's releases.
+	d3 := e.push("cap/app", "v1.0.1", randomImage(t, 1, false))
+	e.waitFor("v1.0.1 skipped as tag_limit", func() bool {
+		return e.metric(`imagestream_bridge_events_skipped_total{reason="tag_limit",registry="main"}`) >= 1
+	})
+	e.waitTag("cap", "app", "v1.0", d3)
+	e.waitTag("cap", "app", "v1", d3)
+	if tags := e.streamTags("cap", "app"); len(tags) != 3 || slices.Contains(tags, "v1.0.1") {
+		t.Errorf("stream tags %v, want v1.0.0, v1.0 and v1", tags)
 	}
 }
