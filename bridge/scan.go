@@ -347,6 +347,7 @@ func (p *pass) repair(ctx context.Context, found []Drift) error {
 		return nil
 	}
 	var jobs []*Job
+	queued := map[string]bool{} // job IDs: roll-ups of one release queue it once
 	p.mu.Lock()
 	for _, d := range found {
 		p.drift++
@@ -382,9 +383,10 @@ func (p *pass) repair(ctx context.Context, found []Drift) error {
 		if action == ActionDelete {
 			j.ID = "resync-delete:" + j.Key()
 		}
-		if slices.ContainsFunc(jobs, func(o *Job) bool { return o.ID == j.ID }) {
+		if queued[j.ID] {
 			continue
 		}
+		queued[j.ID] = true
 		jobs = append(jobs, j)
 	}
 	p.mu.Unlock()
