@@ -166,3 +166,28 @@ func TestRollupTagsCountAgainstTheTagLimit(t *testing.T) {
 		t.Errorf("stream tags %v, want v1.0.0, v1.0 and v1", tags)
 	}
 }
+
+// TestResyncCreatesMissingRollups: releases whose notifications were lost
+// (or mapped before derivedTags was on) get their roll-up tags from one
+// resync pass, one repair job per release.
+func TestResyncCreatesMissingRollups(t *testing.T) {
+	e := startEnv(t, envOpts{configure: func(c *config.Config) { // the registry sends nothing
+		c.Registries[0].DerivedTags = config.DerivedTags{Semver: true}
+	}})
+	d1 := e.push("lost/app", "v1.0.0", randomImage(t, 1, false))
+	d2 := e.push("lost/app", "v1.1.0", randomImage(t, 1, false))
+	var out, errOut bytes.Buffer
+	if code := app.Main(t.Context(), []string{"resync", "--config", e.cliConfig(false)}, &out, &errOut); code != 0 {
+		t.Fatalf("resync exit %d: %s", code, errOut.String())
+	}
+	// v1.0.0, v1.1.0, v1.0, v1.1 and v1 missing; two jobs.
+	if !bytes.Contains(out.Bytes(), []byte("5 tags drifted")) {
+		t.Errorf("resync output:\n%s", out.String())
+	}
+	for tag, d := range map[string]string{"v1.0.0": d1, "v1.0": d1, "v1.1.0": d2, "v1.1": d2, "v1": d2} {
+		e.waitTag("lost", "app", tag, d)
+	}
+	if n := e.api.MappingCount.Load(); n != 5 {
+		t.Errorf("%d mappings posted, want 5 (two releases, three roll-ups)", n)
+	}
+}
