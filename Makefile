@@ -17,7 +17,7 @@ DEMO_FIRST       ?= a first build (about 1,170 packages): about 9 CPU-minutes, 6
 VET_FIRST        ?= a first build (about 1,200 packages, race-enabled): about 11 CPU-minutes, 8 minutes or more on 2 cores
 VET_CHARTS_FIRST ?= a first build of Helm and the chart tests (about 60 packages more): about 1 CPU-minute
 
-.PHONY: all build test vet demo demo-up demo-build bench bench-resync fuzz image clean promcheck
+.PHONY: all build test vet lint demo demo-up demo-build bench bench-resync fuzz image clean promcheck
 
 all: build
 
@@ -41,6 +41,21 @@ vet:
 test: vet
 	@$(STEP) "go test $(TESTFLAGS) ./... (the service: one test binary per package, linked and run)" "" -- $(GO) test -vet=off $(TESTFLAGS) ./...
 	@$(STEP) "go test $(TESTFLAGS) ./... in charts/ (render, lint and check the chart)" "" -- $(GO) -C charts test -vet=off $(TESTFLAGS) ./...
+
+# lint runs golangci-lint with .golangci.yml on both modules (the service, then charts/).
+# The pinned version is installed into bin/golangci-lint-VERSION/ on first use (go install:
+# about 3.5 CPU-minutes from an empty build cache, 2 minutes on 2 cores). Its type-checking
+# compiles the packages with $(RACE), as go vet and go test do, so that a first make lint and
+# make test share one compile; the analysis itself takes about 1.5 CPU-minutes, later runs seconds.
+GOLANGCI_LINT_VERSION ?= v2.15.0
+GOLANGCI_LINT         ?= bin/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+LINT_GOFLAGS          := $(strip $(GOFLAGS) $(RACE))
+lint: $(GOLANGCI_LINT)
+	GOFLAGS='$(LINT_GOFLAGS)' $(GOLANGCI_LINT) run ./...
+	cd charts && GOFLAGS='$(LINT_GOFLAGS)' $(abspath $(GOLANGCI_LINT)) run ./...
+
+bin/golangci-lint-%/golangci-lint:
+	GOBIN=$(abspath $(dir $@)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$*
 
 # demo pushes an image, a multi-arch index and a second version of the image (roll-up tags
 # move: derivedTags) through a registry, the emulator and the bridge on loopback and prints
