@@ -9,13 +9,13 @@ IMAGE    ?= imagestream-bridge:$(VERSION)
 RACE      ?= -race
 TESTFLAGS ?= $(RACE) -timeout 15m
 # STEP runs a step and reports its progress: what it builds, the packages compiled, the time taken. Once a
-# step compiles many packages it is a first build, and it prints what that costs (README, "Quick start":
-# measured from an empty build cache, modules downloaded, on 2 cores).
+# step compiles many packages (a first build, or much of one) it prints what a first build costs (README,
+# "Quick start": measured from an empty build cache, modules downloaded, on 2 shared cores).
 STEP      ?= hack/step/step.sh
-BUILD_FIRST      ?= a first build (about 900 packages): about 7 CPU-minutes, 5 minutes or more on 2 cores
-DEMO_FIRST       ?= a first build (about 1,170 packages): about 9 CPU-minutes, 6 to 9 minutes on 2 cores
-VET_FIRST        ?= a first build (about 1,200 packages, race-enabled): about 11 CPU-minutes, 8 minutes or more on 2 cores
-VET_CHARTS_FIRST ?= a first build of Helm and the chart tests (about 60 packages more): about 1 CPU-minute
+BUILD_FIRST      ?= a first build (about 890 packages) takes about 5 CPU-minutes, 3 to 6 minutes on 2 cores
+DEMO_FIRST       ?= a first build (about 1,170 packages) takes about 6 CPU-minutes, 4 to 7 minutes on 2 cores
+VET_FIRST        ?= a first build (about 1,210 packages, race-enabled; the tests reuse it) takes about 8 CPU-minutes, 5 to 10 minutes on 2 cores
+VET_CHARTS_FIRST ?= Helm and the chart tests add about 60 packages: under a minute
 
 .PHONY: all build test vet lint demo demo-up demo-build bench bench-resync fuzz image clean promcheck
 

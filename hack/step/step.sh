@@ -6,7 +6,7 @@
 # It prints "==> TITLE", runs COMMAND with its output shown, and ends with the step's wall time. With -p
 # the command is `go build -v` or `go vet -v`, which print each package as it is compiled: those lines are
 # counted instead of shown (errors and vet findings are shown), and once PACKAGES_MANY (default 50)
-# packages compile the build is a first one and ESTIMATE is printed (a cached build prints nothing of it).
+# packages compile, ESTIMATE (what a first build costs) is printed: a cached build prints nothing of it.
 # While the command is quiet it prints, every HEARTBEAT seconds (default 30), the elapsed time and the
 # packages counted so far. The exit status is COMMAND's.
 set -uo pipefail
@@ -40,7 +40,7 @@ report() {
 				pkgs=$((pkgs + 1))
 				if ! $said && [ "$pkgs" -ge "$many" ]; then
 					said=true
-					echo "    compiling: $estimate"
+					echo "    compiling many packages: $estimate"
 				fi
 			else
 				printf '%s\n' "$line"

@@ -34,7 +34,7 @@ func TestFirstBuild(t *testing.T) {
 	if code != 3 {
 		t.Errorf("exit %d, want the command's 3\n%s", code, out)
 	}
-	for _, want := range []string{"==> go build demo\n", "    compiling: a first build: minutes\n",
+	for _, want := range []string{"==> go build demo\n", "    compiling many packages: a first build: minutes\n",
 		"x/y.go:1:2: undefined: z\n", "    60 packages compiled\n", "<== go build demo: FAILED (exit 3) after "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
