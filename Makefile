@@ -46,7 +46,7 @@ test: vet
 # The pinned version is installed into bin/golangci-lint-VERSION/ on first use (go install:
 # about 3.5 CPU-minutes from an empty build cache, 2 minutes on 2 cores). Its type-checking
 # compiles the packages with $(RACE), as go vet and go test do, so that a first make lint and
-# make test share one compile; the analysis itself takes about 1.5 CPU-minutes, later runs seconds.
+# make test share one compile; the analysis itself takes about 2 CPU-minutes, later runs seconds.
 GOLANGCI_LINT_VERSION ?= v2.15.0
 GOLANGCI_LINT         ?= bin/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 LINT_GOFLAGS          := $(strip $(GOFLAGS) $(RACE))
