@@ -9,13 +9,15 @@ import (
 )
 
 // derives reports whether applying j may move roll-up tags: its registry
-// derives some and j's tag is a release.
+// derives some and j's tag is a release, or j deletes a registry tag named
+// like a roll-up (the registry's own tag won over the roll-up; once it is
+// gone, the roll-up takes its place).
 func derives(src *source, j *Job) bool {
 	if !src.cfg.DerivedTags.Any() {
 		return false
 	}
 	_, ok := parseRelease(j.Tag)
-	return ok
+	return ok || (j.Action == ActionDelete && isRollupName(j.Tag, src.cfg.DerivedTags))
 }
 
 // streamKey names the per-stream lock of j's stream in its cluster.
@@ -35,11 +37,14 @@ func streamKey(cl *target, j *Job) string {
 // newest image came from this repository. A roll-up tag that would be new
 // in a stream at maxTagsPerStream is left out (tag_limit).
 func (b *Bridge) derive(ctx context.Context, src *source, cl *target, j *Job) error {
-	r, ok := parseRelease(j.Tag)
-	if !ok {
+	var names []string
+	if r, ok := parseRelease(j.Tag); ok {
+		names = r.lines(src.cfg.DerivedTags)
+	} else if j.Action == ActionDelete && isRollupName(j.Tag, src.cfg.DerivedTags) {
+		names = []string{j.Tag} // the registry's own tag of that name is gone: derive it
+	} else {
 		return nil
 	}
-	names := r.lines(src.cfg.DerivedTags)
 	digests, bulk, err := src.fetch.TagDigests(ctx, j.Repository)
 	if err != nil {
 		return inStage(StageFetch, err)

@@ -191,3 +191,24 @@ func TestResyncCreatesMissingRollups(t *testing.T) {
 		t.Errorf("%d mappings posted, want 5 (two releases, three roll-ups)", n)
 	}
 }
+
+// TestDeletedRegistryTagGivesWayToTheRollup: a project that pushes its own
+// v1.2 keeps it in the stream (the registry's tag wins); when that registry
+// tag is deleted (deleteTags), the roll-up v1.2 takes its place at once,
+// following the line's highest release, without waiting for a resync.
+func TestDeletedRegistryTagGivesWayToTheRollup(t *testing.T) {
+	e := startEnv(t, envOpts{notify: true, configure: func(c *config.Config) {
+		c.Registries[0].DerivedTags = config.DerivedTags{Semver: true}
+		c.Registries[0].DeleteTags = true
+	}})
+	d123 := e.push("own/app", "v1.2.3", randomImage(t, 1, false))
+	e.waitTag("own", "app", "v1", d123)
+	own := e.push("own/app", "v1.2", randomImage(t, 1, false))
+	e.waitTag("own", "app", "v1.2", own)
+
+	e.deleteTag("own/app", "v1.2")
+	e.waitTag("own", "app", "v1.2", d123)
+	if h := e.api.TagHistory("own", "app", "v1"); len(h) == 0 || h[0] != d123 {
+		t.Errorf("v1 history %v, want v1.2.3 (%s) on top", h, d123)
+	}
+}
