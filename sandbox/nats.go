@@ -75,22 +75,63 @@ func freePort() (int, error) {
 }
 
 // Start starts node i (again), on its ports and store; a running node is left alone.
+// The ports were free when StartNATSCluster picked them, but another process
+// on the machine (tests of other packages run at the same time) may have
+// taken one since: a node whose listeners do not come up moves to fresh
+// ports and tries again (the other nodes learn its new route through the
+// routes it opens to them, and clients through the cluster's gossip).
 func (c *NATSCluster) Start(i int) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.nodes[i] != nil {
 		return nil
 	}
-	s, err := server.NewServer(c.opts[i])
-	if err != nil {
-		return fmt.Errorf("start nats node %d: %w", i, err)
-	}
-	s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
+	const attempts = 3
+	for attempt := 1; ; attempt++ {
+		s, err := server.NewServer(c.opts[i])
+		if err != nil {
+			return fmt.Errorf("start nats node %d: %w", i, err)
+		}
+		s.Start()
+		if s.ReadyForConnections(5 * time.Second) {
+			c.nodes[i] = s
+			return nil
+		}
 		s.Shutdown()
-		return fmt.Errorf("start nats node %d: not ready after 10s", i)
+		s.WaitForShutdown()
+		if attempt == attempts {
+			return fmt.Errorf("start nats node %d: not ready after %d attempts on fresh ports", i, attempts)
+		}
+		if err := c.movePorts(i); err != nil {
+			return fmt.Errorf("start nats node %d: %w", i, err)
+		}
 	}
-	c.nodes[i] = s
+}
+
+// movePorts gives node i fresh client and route ports, in a copy of its
+// options whose routes are a copy with its own entry moved: the running nodes
+// read the shared URLs, so they are never written; those nodes keep the old
+// route URL of node i, which connects to them itself.
+func (c *NATSCluster) movePorts(i int) error {
+	client, err := freePort()
+	if err != nil {
+		return err
+	}
+	route, err := freePort()
+	if err != nil {
+		return err
+	}
+	o := c.opts[i].Clone() // the stopped server's goroutines may still read its options: never write them
+	routes := make([]*url.URL, len(o.Routes))
+	for k, u := range o.Routes {
+		cp := *u
+		if u.Port() == strconv.Itoa(o.Cluster.Port) {
+			cp.Host = net.JoinHostPort("127.0.0.1", strconv.Itoa(route))
+		}
+		routes[k] = &cp
+	}
+	o.Port, o.Cluster.Port, o.Routes = client, route, routes
+	c.opts[i] = o
 	return nil
 }
 
@@ -152,6 +193,8 @@ func (c *NATSCluster) Close() {
 
 // URL lists every node's client URL, comma-separated: what nats.url takes.
 func (c *NATSCluster) URL() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	u := make([]string, len(c.opts))
 	for i, o := range c.opts {
 		u[i] = "nats://" + net.JoinHostPort(o.Host, strconv.Itoa(o.Port))
