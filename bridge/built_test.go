@@ -15,6 +15,21 @@ import (
 	"github.com/imagestream-bridge/imagestream-bridge/event"
 )
 
+// schema2Image reads the schema 2 manifest and config of mapping/testdata,
+// the image a servedFetcher serves.
+func schema2Image(t *testing.T) (manifest, config []byte) {
+	t.Helper()
+	manifest, err := os.ReadFile("mapping/testdata/schema2.manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	config, err = os.ReadFile("mapping/testdata/schema2.config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return manifest, config
+}
+
 // servedFetcher serves one schema 2 image for every digest and counts fetches.
 type servedFetcher struct {
 	stuckFetcher
@@ -71,14 +86,7 @@ registries:
     url: http://127.0.0.1:1
     webhookToken: t
 `, api)
-	man, err := os.ReadFile("mapping/testdata/schema2.manifest.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := os.ReadFile("mapping/testdata/schema2.config.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	man, cfg := schema2Image(t)
 	f := &servedFetcher{manifest: man, config: cfg}
 	b.registries["main"].fetch = f
 	var builds atomic.Int64

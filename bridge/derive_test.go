@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -38,14 +37,7 @@ registries:
     webhookToken: t
     derivedTags: {semver: true}
 `, api)
-	man, err := os.ReadFile("mapping/testdata/schema2.manifest.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := os.ReadFile("mapping/testdata/schema2.config.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	man, cfg := schema2Image(t)
 	dgst := "sha256:" + strings.Repeat("ab", 32)
 	f := &listingFetcher{servedFetcher: servedFetcher{manifest: man, config: cfg}, tags: map[string]string{"v1.2.3": dgst}}
 	b.registries["main"].fetch = f
@@ -61,7 +53,7 @@ registries:
 	}
 
 	f.err = errors.New("connection reset by peer")
-	err = b.apply(t.Context(), j, false)
+	err := b.apply(t.Context(), j, false)
 	if o := classify(err); o.Result != Retried {
 		t.Fatalf("a listing that failed transiently: outcome %+v (%v), want a retry", o, err)
 	}

@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -55,14 +54,7 @@ registries:
     webhookToken: t
     maxTagsPerStream: 3
 `, api)
-	man, err := os.ReadFile("mapping/testdata/schema2.manifest.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := os.ReadFile("mapping/testdata/schema2.config.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	man, cfg := schema2Image(t)
 	b.registries["main"].fetch = &servedFetcher{manifest: man, config: cfg}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer func() { cancel(); b.Stop() }()
