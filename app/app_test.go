@@ -214,6 +214,21 @@ func TestConfigCommandRedactsSecrets(t *testing.T) {
 	}
 }
 
+// serveInProcess runs app.Serve on ln, logging to w, and returns its stop:
+// cancel, then wait for Serve, whose error fails the test.
+func serveInProcess(t *testing.T, cfg *config.Config, w io.Writer, ln net.Listener) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(w, nil)), ln) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}
+}
+
 // buildBinary builds the real binary once per test run.
 func buildBinary(t *testing.T) string {
 	t.Helper()
@@ -453,15 +468,7 @@ func TestAdminOnlyOnTheSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
+	defer serveInProcess(t, cfg, io.Discard, ln)()
 	url := "http://" + ln.Addr().String()
 	waitFor(t, "ready", 10*time.Second, func() bool { return ready(url) })
 

@@ -2,10 +2,8 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -71,15 +69,7 @@ func TestBacklogStart(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := liveHeap()
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), ln) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
+	defer serveInProcess(t, cfg, io.Discard, ln)()
 	waitFor(t, "ready", 30*time.Second, func() bool { return ready("http://" + cfg.ListenAddress) })
 	time.Sleep(5 * time.Second) // the applier takes its windows and retries them
 	after := liveHeap()

@@ -2,9 +2,7 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -48,14 +46,9 @@ func TestDeprecatedKeyWarns(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs syncBuffer
-	ctx, cancel := context.WithCancel(t.Context())
-	done := make(chan error, 1)
-	go func() { done <- app.Serve(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)), ln) }()
+	stop := serveInProcess(t, cfg, &logs, ln)
 	waitFor(t, "ready", 10*time.Second, func() bool { return ready("http://" + ln.Addr().String()) })
-	cancel()
-	if err := <-done; err != nil {
-		t.Errorf("serve: %v", err)
-	}
+	stop()
 	if s := logs.String(); !strings.Contains(s, "level=WARN") || !strings.Contains(s, "key=openshift.managedImages") || !strings.Contains(s, "key=clusters[0].managedImages") {
 		t.Errorf("serve log has no warning for both managedImages keys:\n%s", s)
 	}
