@@ -360,13 +360,32 @@ func TestPersistence(t *testing.T) {
 	checkNotes(t, m.notes, "http", []string{"main"})
 }
 
+// renderFailure is values the chart must refuse, with a part of the message.
+type renderFailure struct {
+	name, values string
+	// skipSchema renders as `helm template --skip-schema-validation`: the templates must still refuse.
+	skipSchema bool
+	want       string
+}
+
+// checkRenderFails renders each case and wants an error containing its want.
+func checkRenderFails(t *testing.T, cases []renderFailure) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := renderErr(t, values(t, tc.values), tc.skipSchema)
+			if err == nil {
+				t.Fatalf("rendered; want an error containing %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
 func TestRenderFails(t *testing.T) {
-	for _, tc := range []struct {
-		name, values string
-		// skipSchema renders as `helm template --skip-schema-validation`: the templates must still refuse.
-		skipSchema bool
-		want       string
-	}{
+	checkRenderFails(t, []renderFailure{
 		{name: "replicas without leader election", values: "replicaCount: 2", want: "more than one replica needs config.leaderElection.enabled=true"},
 		{name: "replicas without leader election, no schema", values: "replicaCount: 3", skipSchema: true, want: "config.leaderElection.enabled=true"},
 		{name: "persistence with replicas", values: "replicaCount: 2\npersistence: {enabled: true}\nconfig: {leaderElection: {enabled: true}, nats: {url: 'nats://n:4222'}}", want: "persistence.enabled supports replicaCount=1 only"},
@@ -385,17 +404,7 @@ func TestRenderFails(t *testing.T) {
 		{name: "network policy without registry peers", values: "networkPolicy: {enabled: true}", want: "networkPolicy.registryPeers"},
 		{name: "tls without secret", values: "tls: {enabled: true}", want: "tls.secretName"},
 		{name: "pdb with both bounds", values: "podDisruptionBudget: {enabled: true, minAvailable: 1, maxUnavailable: 1}", want: "not both"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := renderErr(t, values(t, tc.values), tc.skipSchema)
-			if err == nil {
-				t.Fatalf("rendered; want an error containing %q", tc.want)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
-			}
-		})
-	}
+	})
 }
 
 func TestRenderVariants(t *testing.T) {

@@ -147,11 +147,7 @@ func TestNATSFromSecret(t *testing.T) {
 // would lose events, fail the render with a message that says why.
 func TestHighAvailabilityRenderFails(t *testing.T) {
 	const secret = "nats: {existingSecret: bridge-nats, "
-	for _, tc := range []struct {
-		name, values string
-		skipSchema   bool
-		want         string
-	}{
+	checkRenderFails(t, []renderFailure{
 		{name: "replicas without a NATS cluster", values: "replicaCount: 2\nconfig: {leaderElection: {enabled: true}}",
 			want: "more than one replica needs an external NATS JetStream cluster: set config.nats.url, or nats.existingSecret and nats.urlKey (docs/operations.md, High availability). With the embedded log each replica holds its own, so only the leader is Ready"},
 		{name: "replicas without a NATS cluster, no schema", values: "replicaCount: 2\nconfig: {leaderElection: {enabled: true}}", skipSchema: true, want: "nats.urlKey"},
@@ -168,15 +164,5 @@ func TestHighAvailabilityRenderFails(t *testing.T) {
 		{name: "password in the url", values: "config: {nats: {url: 'nats://bridge:s3cret@nats.nats.svc:4222'}}", want: "config.nats.url carries credentials"},
 		{name: "replicas of the embedded stream", values: "config: {nats: {replicas: 3}}", want: "config.nats.replicas is 3, but the embedded NATS server"},
 		{name: "replicas over the JetStream limit", values: "config: {nats: {url: 'nats://n:4222', replicas: 7}}", want: "replicas"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := renderErr(t, values(t, tc.values), tc.skipSchema)
-			if err == nil {
-				t.Fatalf("rendered; want an error containing %q", tc.want)
-			}
-			if !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
-			}
-		})
-	}
+	})
 }
